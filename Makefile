@@ -1,0 +1,33 @@
+# Everyday actions.  Each target sets itself up: a virtualenv at .venv, then an editable install.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint bench validate clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)   ## run the example channel end to end in the embedded local AWS
+	$(VENV)/bin/de validate channels/example.jsonnet
+	$(VENV)/bin/de run channels/example.jsonnet --cycles 2
+
+test: $(STAMP)   ## the whole test suite
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check layers functions tests benchmarks
+
+bench: $(STAMP)  ## benchmarks that print the figures issues ask for
+	$(VENV)/bin/de bench datablock
+	$(VENV)/bin/de bench cycle channels/example.jsonnet
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
