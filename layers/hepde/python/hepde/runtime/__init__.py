@@ -1,0 +1,1 @@
+"""The channel runtime: stage functions (what each Lambda does), ASL generation, cycle records."""

@@ -1,0 +1,52 @@
+"""Observability objects and cached clients shared by the Lambda handlers in ``functions/``.
+
+Handlers stay wiring: parse the event, call a stage function from :mod:`hepde.runtime.stages`,
+return its result.  This module holds what they share: Powertools Logger/Metrics/Tracer and the
+DataBlock store, created once per Lambda container (lazily, so a test's moto mock is active first).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from hepde.settings import settings
+
+SERVICE = "decision-engine"
+METRICS_NAMESPACE = "HEPCloudDE"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+@lru_cache(maxsize=1)
+def store() -> Any:
+    """The channel DataBlock (DynamoDB + S3) named by the function's environment."""
+    from hepde.datablock.dynamo import DynamoDataBlockStore
+
+    s = settings()
+    host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+    retention = s.retention_days * 86400 if s.retention_days else None
+    return DynamoDataBlockStore(s.table_name, s.bucket_name, region=s.region, host=host, retention_seconds=retention)
+
+
+def reset() -> None:
+    """Forget cached settings and clients (the local runner calls this between embedded clouds)."""
+    store.cache_clear()
+    settings.cache_clear()
+
+
+def record_cycle_result(channel: str, result: dict[str, Any]) -> None:
+    """Cycle metrics, one dimension per channel: outcome counts and duration."""
+    metrics.add_dimension(name="channel", value=channel)
+    status = str(result.get("status", "UNKNOWN"))
+    metrics.add_metric(name="CyclesSucceeded", unit=MetricUnit.Count, value=1 if status == "SUCCEEDED" else 0)
+    metrics.add_metric(name="CyclesFailed", unit=MetricUnit.Count, value=1 if status == "FAILED" else 0)
+    metrics.add_metric(name="CyclesHeld", unit=MetricUnit.Count, value=1 if status == "HELD" else 0)
+    if result.get("duration") is not None:
+        metrics.add_metric(name="CycleDuration", unit=MetricUnit.Seconds, value=float(result["duration"]))

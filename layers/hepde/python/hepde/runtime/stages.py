@@ -1,0 +1,387 @@
+"""What each stage of a decision cycle does.  Lambda handlers and the local runner call these.
+
+A cycle of channel C is one Step Functions execution:
+
+``BeginCycle`` (take C's cycle lease, allocate generation N, open the cycle record) →
+``Source <key>`` for each source (acquire if due; a failure is recorded, not raised) →
+``Snapshot`` (pin, for every source product, the latest version; any pinned product expired →
+**hold**: nothing is decided or published, the stale products are recorded) →
+``Transform <key>`` in dependency order → ``LogicEngine`` (facts, rules, actions; decision record) →
+``Publish <key>`` for exactly the publishers the actions select → ``FinishCycle``.
+
+Every stage reads the products pinned by ``Snapshot`` plus what earlier stages of the same
+generation wrote, so a cycle sees one consistent DataBlock even while shared sources write newer
+versions.  A module that raises fails the cycle with a named error and nothing after it runs.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from hepde.config.model import ModuleEntry
+from hepde.datablock.api import (
+    DataBlockStore,
+    Header,
+    Metadata,
+    ProductRef,
+    channel_namespace,
+    source_namespace,
+)
+from hepde.datablock.view import DataBlockView
+from hepde.errors import (
+    CycleInProgressError,
+    DEError,
+    LogicEngineFailedError,
+    ModuleFailedError,
+    ProductNotFoundError,
+    PublisherFailedError,
+    SourceFailedError,
+    TransformFailedError,
+)
+from hepde.modules.base import LogicEngineBase, Module, PublishResult, check_declared_types
+from hepde.modules.registry import resolve
+
+CYCLE = "cycle"  # record kind: one per generation, the cycle's status and snapshot
+DECISION = "decision"  # record kind: the decision record of one generation
+SOURCE_STATUS = "status"  # record kind in a source namespace: last acquisition attempt
+
+
+def gen_id(generation: int) -> str:
+    return f"{generation:012d}"
+
+
+def cycle_lease(channel: str) -> str:
+    return f"cycle:{channel}"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str
+    execution_id: str = "local"
+
+
+class BeginRequest(_Request):
+    lock_seconds: float = 900.0
+    trigger: str = "schedule"
+
+
+class SourceRequest(_Request):
+    generation: int = 0
+    entry: dict[str, Any]
+    mode: str = "if_due"  # if_due | force
+
+
+class SnapshotRequest(_Request):
+    generation: int
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    acquisitions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StageRequest(_Request):
+    generation: int
+    entry: dict[str, Any] | None = None
+
+
+class DecideRequest(_Request):
+    generation: int
+    entry: dict[str, Any] | None = None  # None: pass-through logic engine
+    publishers: list[str] = Field(default_factory=list)
+
+
+class FinishRequest(_Request):
+    generation: int
+    status: str  # SUCCEEDED | HELD | FAILED
+    error: dict[str, Any] | None = None
+
+
+# ------------------------------------------------------------------------------------------
+def instantiate(entry: ModuleEntry, channel: str) -> Module:
+    cls = resolve(entry.module, entry.kind, entry.name)
+    return cls(entry.parameters, channel_name=channel)
+
+
+def _failure(exc: BaseException, what: str) -> str:
+    if isinstance(exc, DEError) and not isinstance(exc, ModuleFailedError):
+        return f"{what}: {exc}"
+    return f"{what} raised {type(exc).__name__}: {exc}"
+
+
+def _update_cycle(store: DataBlockStore, channel: str, generation: int, **fields: Any) -> dict[str, Any]:
+    ns = channel_namespace(channel)
+    record = store.get_record(ns, CYCLE, gen_id(generation)) or {"generation": generation}
+    record.update(fields)
+    store.put_record(ns, CYCLE, gen_id(generation), record)
+    return record
+
+
+def _cycle_view(store: DataBlockStore, channel: str, generation: int) -> DataBlockView:
+    """The DataBlock a stage of cycle ``generation`` sees: pinned source products + this generation's."""
+    record = store.get_record(channel_namespace(channel), CYCLE, gen_id(generation))
+    if record is None:
+        raise ProductNotFoundError(f"channel '{channel}' has no cycle {generation}")
+    refs = {name: ProductRef.from_json(ref) for name, ref in (record.get("snapshot") or {}).items()}
+    ns = channel_namespace(channel)
+    for info in store.list_generation(ns, generation):
+        refs[info.ref.name] = info.ref
+    return DataBlockView(store, refs)
+
+
+# ------------------------------------------------------------------------------------------
+def begin_cycle(store: DataBlockStore, req: BeginRequest, now: float | None = None) -> dict[str, Any]:
+    """Take the channel's cycle lease and open cycle N; a running cycle makes this one refused."""
+    now = time.time() if now is None else now
+    holder = store.acquire_lease(cycle_lease(req.channel), req.execution_id, req.lock_seconds, now=now)
+    if holder is not None:
+        raise CycleInProgressError(
+            f"channel '{req.channel}' is already running a cycle (execution {holder.get('owner')}, "
+            f"lease until {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(float(holder.get('expires_at', 0))))} UTC); "
+            "cycles of one channel never interleave"
+        )
+    generation = store.next_generation(channel_namespace(req.channel))
+    store.put_record(
+        channel_namespace(req.channel),
+        CYCLE,
+        gen_id(generation),
+        {
+            "generation": generation,
+            "status": "RUNNING",
+            "execution_id": req.execution_id,
+            "trigger": req.trigger,
+            "started_at": now,
+        },
+    )
+    return {"generation": generation, "started_at": now}
+
+
+def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None = None) -> dict[str, Any]:
+    """Acquire a (possibly shared) source if it is due; record failures instead of raising them.
+
+    ``if_due``: skip when the latest products are younger than the source's schedule (another
+    channel, or this source's own schedule, already acquired them).  ``force``: always acquire;
+    a failure raises :class:`SourceFailedError` (used by the source's own scheduled run).
+    """
+    now = time.time() if now is None else now
+    entry = ModuleEntry.from_json(req.entry)
+    ns = source_namespace(entry.key)
+    latest = store.latest_generation(ns)
+    if req.mode == "if_due" and latest is not None:
+        infos = store.list_generation(ns, latest)
+        created = min((i.header.create_time for i in infos), default=0.0)
+        same_config = all(i.header.creator == _creator(entry) for i in infos)
+        if same_config and now - created < entry.effective_schedule:
+            return {"source": entry.key, "acquired": False, "generation": latest, "reason": "not due"}
+    lease = f"source:{entry.key}"
+    holder = store.acquire_lease(lease, req.execution_id, max(60.0, entry.effective_schedule), now=now)
+    if holder is not None:
+        return {"source": entry.key, "acquired": False, "generation": latest, "reason": "being acquired by another run"}
+    try:
+        try:
+            module = instantiate(entry, req.channel)
+            products = module.acquire()  # type: ignore[attr-defined]
+            if not isinstance(products, dict):
+                raise SourceFailedError(f"acquire() returned {type(products).__name__}, expected a dict of products")
+            problems = check_declared_types(module.declared_produces(), products)
+            if problems:
+                raise SourceFailedError("".join(problems))
+        except Exception as exc:
+            message = _failure(exc, f"source '{entry.key}' ({entry.module})")
+            store.put_record(
+                ns, SOURCE_STATUS, "last", {"ok": False, "at": now, "error": message, "error_type": type(exc).__name__}
+            )
+            if req.mode == "force":
+                raise SourceFailedError(message) from exc
+            return {"source": entry.key, "acquired": False, "generation": latest, "error": message}
+        generation = store.next_generation(ns)
+        header = Header.new(_creator(entry), entry.effective_lifetime, now=now)
+        store.put_products(ns, generation, products, header, Metadata(generation_id=generation, generation_time=now))
+        store.put_record(ns, SOURCE_STATUS, "last", {"ok": True, "at": now, "generation": generation})
+        return {"source": entry.key, "acquired": True, "generation": generation, "products": sorted(products)}
+    finally:
+        store.release_lease(lease, req.execution_id)
+
+
+def _creator(entry: ModuleEntry) -> str:
+    """Header creator of a source product: module path and config hash (same key, other config ≠ same)."""
+    return f"{entry.module}#{entry.config_hash()}"
+
+
+def snapshot(store: DataBlockStore, req: SnapshotRequest, now: float | None = None) -> dict[str, Any]:
+    """Pin the latest version of every source product; hold if any is expired or missing."""
+    now = time.time() if now is None else now
+    pins: dict[str, list[Any]] = {}
+    stale: list[dict[str, Any]] = []
+    errors = {a.get("source"): a.get("error") for a in req.acquisitions if isinstance(a, dict) and a.get("error")}
+    for raw in req.sources:
+        entry = ModuleEntry.from_json(raw)
+        ns = source_namespace(entry.key)
+        latest = store.latest_generation(ns)
+        if latest is None:
+            stale.append({"source": entry.key, "product": None, "reason": "never acquired", "error": errors.get(entry.key)})
+            continue
+        for info in store.list_generation(ns, latest):
+            if info.header.is_expired(now):
+                stale.append(
+                    {
+                        "source": entry.key,
+                        "product": info.ref.name,
+                        "generation": latest,
+                        "expired_at": info.header.expiration_time,
+                        "reason": f"expired {now - info.header.expiration_time:.0f} s ago",
+                        "error": errors.get(entry.key),
+                    }
+                )
+            pins[info.ref.name] = info.ref.to_json()
+    hold = bool(stale)
+    _update_cycle(
+        store,
+        req.channel,
+        req.generation,
+        snapshot=pins,
+        stale=stale,
+        source_errors={k: v for k, v in errors.items() if k},
+        status="HOLDING" if hold else "RUNNING",
+    )
+    return {"hold": hold, "stale": stale}
+
+
+def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
+    assert req.entry is not None
+    entry = ModuleEntry.from_json(req.entry)
+    view = _cycle_view(store, req.channel, req.generation)
+    try:
+        module = instantiate(entry, req.channel)
+        products = module.transform(view)  # type: ignore[attr-defined]
+        if not isinstance(products, dict):
+            raise TransformFailedError(f"transform() returned {type(products).__name__}, expected a dict of products")
+        problems = check_declared_types(module.declared_produces(), products)
+        if problems:
+            raise TransformFailedError("".join(problems))
+    except Exception as exc:
+        raise TransformFailedError(_failure(exc, f"transform '{entry.key}' ({entry.module})")) from exc
+    header = Header.new(entry.name or entry.module, lifetime=10 * 365 * 86400.0)
+    meta = Metadata(generation_id=req.generation, generation_time=time.time())
+    store.put_products(channel_namespace(req.channel), req.generation, products, header, meta)
+    return {"transform": entry.key, "products": sorted(products)}
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def decide(store: DataBlockStore, req: DecideRequest) -> dict[str, Any]:
+    """Run the logic engine; store ``de_logicengine_facts``, ``actions`` and the decision record."""
+    view = _cycle_view(store, req.channel, req.generation)
+    from hepde.logicengine.engine import LogicEngine
+
+    key = "passthrough"
+    try:
+        if req.entry is None:
+            engine: LogicEngineBase = LogicEngine.passthrough(req.publishers)
+        else:
+            entry = ModuleEntry.from_json(req.entry)
+            key = entry.key
+            engine = instantiate(entry, req.channel)  # type: ignore[assignment]
+        evaluation = engine.evaluate_detailed(view)  # type: ignore[attr-defined]
+    except Exception as exc:
+        raise LogicEngineFailedError(_failure(exc, f"logic engine '{key}'")) from exc
+    selected = [p for p in evaluation.selected_publishers() if p in req.publishers]
+    unknown = [p for p in evaluation.selected_publishers() if p not in req.publishers]
+    if unknown:
+        raise LogicEngineFailedError(f"logic engine '{key}' selected unknown publisher(s): {', '.join(unknown)}")
+    facts_table = evaluation.facts_table
+    if not isinstance(facts_table, pd.DataFrame):
+        facts_table = pd.DataFrame(facts_table, columns=["rule_name", "fact_name", "fact_value"])
+    header = Header.new("logicengine", lifetime=10 * 365 * 86400.0)
+    meta = Metadata(generation_id=req.generation, generation_time=time.time())
+    store.put_products(
+        channel_namespace(req.channel),
+        req.generation,
+        {"de_logicengine_facts": facts_table, "actions": {k: list(v) for k, v in evaluation.actions.items()}},
+        header,
+        meta,
+    )
+    record = {
+        "generation": req.generation,
+        "logicengine": key,
+        "facts": {k: _jsonable(v) for k, v in evaluation.fact_values.items()},
+        "rules": {k: _jsonable(v) for k, v in evaluation.rule_results.items()},
+        "new_facts": {r: {f: _jsonable(v) for f, v in fs.items()} for r, fs in evaluation.new_facts.items()},
+        "actions": {k: list(v) for k, v in evaluation.actions.items()},
+        "selected_publishers": selected,
+        "publishers": {},
+    }
+    store.put_record(channel_namespace(req.channel), DECISION, gen_id(req.generation), record)
+    return {
+        "selected": selected,
+        # keyed by position: publisher keys need not be valid JSONPath member names
+        "publish": {f"p{i}": (p in selected) for i, p in enumerate(req.publishers)},
+    }
+
+
+def run_publisher(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
+    assert req.entry is not None
+    entry = ModuleEntry.from_json(req.entry)
+    view = _cycle_view(store, req.channel, req.generation)
+    started = time.time()
+    try:
+        module = instantiate(entry, req.channel)
+        module.runtime = {"channel": req.channel, "generation": req.generation, "execution_id": req.execution_id}
+        result = module.publish(view)  # type: ignore[attr-defined]
+    except Exception as exc:
+        raise PublisherFailedError(_failure(exc, f"publisher '{entry.key}' ({entry.module})")) from exc
+    if result is None:
+        result = PublishResult(summary="published")
+    elif result is False:  # the original's "disable me" return value
+        result = PublishResult(summary="publisher returned False (reported itself unable to publish)")
+    outcome = {"ok": True, "seconds": round(time.time() - started, 4), **result.model_dump(mode="json")}
+    ns = channel_namespace(req.channel)
+    record = store.get_record(ns, DECISION, gen_id(req.generation)) or {"publishers": {}}
+    record.setdefault("publishers", {})[entry.key] = outcome
+    store.put_record(ns, DECISION, gen_id(req.generation), record)
+    return {"publisher": entry.key, "summary": outcome["summary"]}
+
+
+def finish_cycle(store: DataBlockStore, req: FinishRequest, now: float | None = None) -> dict[str, Any]:
+    """Close the cycle record and release the lease (only if this execution holds it)."""
+    now = time.time() if now is None else now
+    ns = channel_namespace(req.channel)
+    record = store.get_record(ns, CYCLE, gen_id(req.generation)) or {"generation": req.generation}
+    error = None
+    if req.error:
+        error = {"error": req.error.get("Error"), "cause": _cause_message(req.error.get("Cause"))}
+    record.update(
+        status=req.status,
+        finished_at=now,
+        duration=round(now - float(record.get("started_at", now)), 4),
+        error=error,
+    )
+    store.put_record(ns, CYCLE, gen_id(req.generation), record)
+    store.release_lease(cycle_lease(req.channel), req.execution_id)
+    return {"generation": req.generation, "status": req.status, "duration": record["duration"], "error": error}
+
+
+def _cause_message(cause: Any) -> Any:
+    """Step Functions passes a Lambda error's Cause as a JSON string ``{"errorMessage": ...}``."""
+    if isinstance(cause, str):
+        import json
+
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            return cause
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            return parsed["errorMessage"]
+        return parsed
+    return cause
+
+
+def format_exception(exc: BaseException) -> list[str]:
+    return traceback.format_exception(type(exc), exc, exc.__traceback__)
