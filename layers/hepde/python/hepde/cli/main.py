@@ -1,0 +1,51 @@
+"""``de`` — the command line of the serverless Decision Engine.
+
+Sub-commands register themselves (``register(subparsers)`` in each ``hepde.cli.*`` module).  User
+mistakes end with a clear message and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+from hepde import __version__
+from hepde.errors import ConfigError, DEError
+
+COMMANDS = ("validate", "run", "module", "bench", "asl")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="de", description="HEPCloud Decision Engine on Step Functions, Lambda and DynamoDB")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"hepde.cli.{name}_cmd" if name != "validate" else "hepde.cli.validate").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found; nothing was run", file=sys.stderr)
+        return 1
+    except DEError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
