@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from hepde.errors import DEError, ModuleResolutionError
 from hepde.modules.base import LogicEngineBase, Module, Publisher, PublishResult, Source, Transform, check_declared_types
@@ -97,9 +98,12 @@ def run(args: argparse.Namespace) -> int:
             raise DEError(f"--params {args.params}: expected a JSON object of parameters")
     inputs = dict(load_product(spec) for spec in args.product)
     cls = _resolve_any(args.module, args.name)
-    from hepde.config.validate import instantiate_entry
-
-    module = instantiate_entry(cls, params, args.channel, where=f"--params {args.params or '(none)'}")
+    try:
+        module = cls(params, channel_name=args.channel)
+    except ValidationError as exc:
+        where = args.params or "(no --params)"
+        lines = [f"{where}: {'.'.join(str(x) for x in e['loc']) or '(parameters)'}: {e['msg']}" for e in exc.errors()]
+        raise DEError(f"parameters of {cls.__name__} are invalid:\n" + "\n".join(lines)) from exc
     missing = [p for p in module.declared_consumes() if p not in inputs]
     if missing:
         raise DEError(f"{cls.__name__} consumes {missing}: give them with --product NAME=FILE")
