@@ -1,0 +1,1 @@
+"""Benchmarks (``de bench <name>``); each module has ``run(...) -> dict`` and ``main()``."""
