@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from hepde.logicengine.evaluator import ExpressionError, ExpressionSyntaxError, parse_expression
 
 

@@ -3,7 +3,7 @@
 import logging
 
 import pytest
-
+from hepde.errors import ConfigError
 from hepde.logicengine.engine import LogicEngine
 
 
@@ -38,12 +38,27 @@ def test_a_name_error_with_an_empty_data_block_says_so() -> None:
 
 
 def test_a_missing_attribute_keeps_pythons_message() -> None:
+    # The original's fact was "val.does_not_exist()": a call to a method outside the allow-list,
+    # which is rejected at parse time here (next test); reading the attribute shows the same error.
     class MissingValue:
         pass
 
-    engine = engine_with_fact("val.does_not_exist()")
+    engine = engine_with_fact("val.does_not_exist")
     with pytest.raises(AttributeError, match="'MissingValue' object has no attribute 'does_not_exist'"):
         engine.evaluate_facts({"val": MissingValue()})
+
+
+def test_calling_a_method_outside_the_allow_list_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="call to method 'does_not_exist' is not allowed"):
+        engine_with_fact("val.does_not_exist()")
+
+
+def test_calling_an_allowed_method_that_does_not_exist_keeps_pythons_message() -> None:
+    class MissingValue:
+        pass
+
+    with pytest.raises(AttributeError, match="'MissingValue' object has no attribute 'sum'"):
+        engine_with_fact("val.sum()").evaluate_facts({"val": MissingValue()})
 
 
 def test_a_conditional_fact_short_circuits() -> None:

@@ -2,7 +2,6 @@
 
 import pandas as pd
 import pytest
-
 from hepde.logicengine.engine import LogicEngine
 
 
@@ -52,7 +51,7 @@ def test_a_rule_over_a_dataframe_column_does_not_fire(engine: LogicEngine) -> No
         ("len(vals.index) == 4", True),
         ("vals.values.sum() == 29", True),
         ("(vals.one > 4).sum() == 2", True),
-        ("vals[(vals.one > 2) & (vals.two < 4)].shape[0] == 1", True),
+        ("vals[(vals.one > 2) & (vals.two < 4)].shape[0] == 2", True),
         ("vals[~(vals.one > 2) | (vals.two == 4)].shape[0] == 2", True),
         ("vals.one.isin([5.0, 10.0]).sum() == 2", True),
         ("vals.query('one > 4 and two > 2').shape[0] == 1", True),

@@ -2,7 +2,6 @@
 
 import pandas as pd
 import pytest
-
 from hepde.logicengine.engine import LogicEngine
 
 
