@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
@@ -15,10 +14,6 @@ from hepde.modules.empty_source import EmptySource
 from hepde.modules.testing import DynamicSource, IntSource
 
 LOGIC_ENGINE = "decisionengine.framework.logicengine.LogicEngine"
-needs_logic_engine = pytest.mark.skipif(
-    importlib.util.find_spec("hepde.logicengine.engine") is None,
-    reason="hepde.logicengine.engine has not landed yet",
-)
 
 
 def by_key(problems) -> dict[str, str]:
@@ -44,7 +39,6 @@ def test_the_original_test_channel_is_valid_and_gives_its_graph():
     assert graph.publisher_order == ["publisher1"]
 
 
-@needs_logic_engine
 def test_the_original_erring_publisher_channel_is_valid():
     """Given erring_publisher.jsonnet (a logic engine selecting its publisher), when validated, then no problem."""
     configs, problems = validate_paths([FRAMEWORK_CONFIGS / "erring_publisher.jsonnet"])
@@ -318,7 +312,6 @@ def test_the_contrib_template_reports_its_unimplemented_modules_and_legacy_entry
     assert all(p.file == str(CONTRIB_CHANNEL) for p in problems)
 
 
-@needs_logic_engine
 def test_the_contrib_template_with_its_modules_shows_the_two_producers_of_factory_entries(monkeypatch):
     """Given the production template with stand-ins declaring the real products, when validated,
     then the EmptySource 'Factory_Entries' and FactoryEntriesSource are reported as two producers."""
@@ -416,7 +409,6 @@ def test_a_consumer_of_a_product_from_an_unloadable_producer_gets_a_hint(write_c
 
 
 # -- logic engine -----------------------------------------------------------------------------------
-@needs_logic_engine
 def test_an_action_naming_no_configured_publisher_is_reported_on_its_rule(write_channel):
     """Given a rule whose actions name 'publisher2' (not configured), when validated, then that rule's actions are named."""
     path = write_channel(
@@ -445,7 +437,6 @@ def test_an_action_naming_no_configured_publisher_is_reported_on_its_rule(write_
     }
 
 
-@needs_logic_engine
 def test_logic_engine_parameter_errors_are_keyed_under_its_parameters(write_channel):
     """Given a fact that does not parse, when validated, then the problem sits under logicengines.<key>.parameters."""
     path = write_channel(
@@ -465,7 +456,6 @@ def test_logic_engine_parameter_errors_are_keyed_under_its_parameters(write_chan
     assert [p.key for p in problems] == ["logicengines.le.parameters.facts.broken"]
 
 
-@needs_logic_engine
 def test_facts_reading_an_unproduced_product_are_reported(write_channel):
     """Given a fact reading 'nothing_makes_this', when validated, then the logic engine's missing product is named."""
     path = write_channel(
