@@ -145,8 +145,10 @@ def summary(report: CycleReport | None, desc: dict[str, Any], elapsed: float, st
         for s in c["stale"]:
             why = s["reason"] + (f" (last acquire failed: {s['error']})" if s.get("error") else "")
             out.append(f"  {s['source']}/{s.get('product') or '*'}: {why}")
-    for src, err in (c.get("source_errors") or {}).items():
-        out.append(f"source {src} failed this cycle: {err}")
+    if c.get("acquisitions"):
+        rows = [[a.get("source"), "acquired" if a.get("acquired") else "reused", a.get("generation"),
+                 a.get("error") or a.get("reason") or ", ".join(a.get("products", []))] for a in c["acquisitions"]]
+        out += ["Sources", table(rows, ["source", "this cycle", "generation", "detail"]), ""]
     if report.products:
         rows = []
         for pname, ref in sorted(report.products.items()):

@@ -50,3 +50,20 @@ def record_cycle_result(channel: str, result: dict[str, Any]) -> None:
     metrics.add_metric(name="CyclesHeld", unit=MetricUnit.Count, value=1 if status == "HELD" else 0)
     if result.get("duration") is not None:
         metrics.add_metric(name="CycleDuration", unit=MetricUnit.Seconds, value=float(result["duration"]))
+
+
+def record_source_result(result: dict[str, Any]) -> None:
+    """Source metrics: acquisitions and failures per source key."""
+    metrics.add_dimension(name="source", value=str(result.get("source", "unknown")))
+    metrics.add_metric(name="SourceAcquisitions", unit=MetricUnit.Count, value=1 if result.get("acquired") else 0)
+    metrics.add_metric(name="SourceAcquireFailures", unit=MetricUnit.Count, value=1 if result.get("error") else 0)
+
+
+def record_decision(channel: str, result: dict[str, Any]) -> None:
+    metrics.add_dimension(name="channel", value=channel)
+    metrics.add_metric(name="PublishersSelected", unit=MetricUnit.Count, value=len(result.get("selected", [])))
+
+
+def record_publish(channel: str, result: dict[str, Any]) -> None:
+    metrics.add_dimension(name="channel", value=channel)
+    metrics.add_metric(name="Publications", unit=MetricUnit.Count, value=1)

@@ -244,6 +244,7 @@ def snapshot(store: DataBlockStore, req: SnapshotRequest, now: float | None = No
         req.generation,
         snapshot=pins,
         stale=stale,
+        acquisitions=[a for a in req.acquisitions if isinstance(a, dict)],
         source_errors={k: v for k, v in errors.items() if k},
         status="HOLDING" if hold else "RUNNING",
     )
