@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from functools import lru_cache
 from types import ModuleType
 
 from hepde.errors import ModuleResolutionError
@@ -53,6 +54,7 @@ ALIASES: dict[str, str] = {
             "SourceWithMissingProduces",
             "TransformWithMissingProducesConsumes",
             "PublisherWithMissingConsumes",
+            "WriteToDisk",
         )
     },
 }
@@ -79,6 +81,35 @@ NOT_YET_IMPLEMENTED: frozenset[str] = frozenset(
 )
 
 
+#: original class names accepted in ``name:`` for an aliased path whose class name differs from the file name
+ORIGINAL_CLASS_NAMES: dict[str, tuple[str, ...]] = {}
+
+#: modules that contribute aliases of their own (one per module family, each owned by that family):
+#: each defines ``ALIASES: dict[str, str]`` and may define ``ORIGINAL_CLASS_NAMES``
+ALIAS_PROVIDERS = (
+    "hepde.modules.glideinwms.aliases",
+    "hepde.modules.htcondor.aliases",
+    "hepde.modules.cloud.aliases",
+    "hepde.modules.direct.aliases",
+)
+
+
+@lru_cache(maxsize=1)
+def all_aliases() -> dict[str, str]:
+    """The whole alias table: :data:`ALIASES` plus every installed alias provider's."""
+    table = dict(ALIASES)
+    for provider in ALIAS_PROVIDERS:
+        try:
+            mod = importlib.import_module(provider)
+        except ModuleNotFoundError as exc:
+            if exc.name and provider.startswith(exc.name):
+                continue  # that module family is not there (yet)
+            raise
+        table.update(getattr(mod, "ALIASES", {}))
+        ORIGINAL_CLASS_NAMES.update(getattr(mod, "ORIGINAL_CLASS_NAMES", {}))
+    return table
+
+
 def _import(path: str) -> ModuleType:
     try:
         return importlib.import_module(path)
@@ -96,10 +127,11 @@ def resolve(module_path: str, kind: str, class_name: str | None = None) -> type[
     if not isinstance(module_path, str) or not module_path:
         raise ModuleResolutionError(f"'module' must be a non-empty string, got {module_path!r}")
     target, default_class = module_path, None
-    if module_path in ALIASES:
-        target, _, default_class = ALIASES[module_path].partition(":")
+    aliases = all_aliases()
+    if module_path in aliases:
+        target, _, default_class = aliases[module_path].partition(":")
         default_class = default_class or None
-    elif module_path in NOT_YET_IMPLEMENTED:
+    elif module_path in NOT_YET_IMPLEMENTED and module_path not in aliases:
         raise ModuleResolutionError(
             f"'{module_path}' is a module of the original Decision Engine that this project has not "
             "re-implemented yet (see hepde.modules.registry.NOT_YET_IMPLEMENTED)"
@@ -109,8 +141,11 @@ def resolve(module_path: str, kind: str, class_name: str | None = None) -> type[
     if wanted:
         cls = getattr(mod, wanted, None)
         if cls is None and default_class and class_name:
-            # the original class name of an aliased module maps to the alias's class
-            cls = getattr(mod, default_class, None)
+            # the original's class name in an aliased module maps to the alias's class; any other name is a typo
+            original_class = module_path.rsplit(".", 1)[-1]
+            accepted = set(ORIGINAL_CLASS_NAMES.get(module_path, ())) | {original_class, default_class}
+            if class_name in accepted:
+                cls = getattr(mod, default_class, None)
         if not (inspect.isclass(cls) and issubclass(cls, base)):
             raise ModuleResolutionError(
                 f"'{wanted}' in module '{module_path}' is not a decision-engine '{base.__name__}'"
