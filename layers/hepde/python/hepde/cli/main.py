@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 import warnings
 
 from hepde import __version__
 from hepde.errors import ConfigError, DEError
 
-COMMANDS = ("validate", "run", "module", "bench", "asl")
+def command_modules() -> list[str]:
+    """Every ``hepde.cli`` module that defines a sub-command: ``validate`` and each ``*_cmd`` module."""
+    import hepde.cli
+
+    names = sorted(m.name for m in pkgutil.iter_modules(hepde.cli.__path__) if m.name.endswith("_cmd"))
+    return ["hepde.cli.validate"] + [f"hepde.cli.{n}" for n in names]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="de", description="HEPCloud Decision Engine on Step Functions, Lambda and DynamoDB")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"hepde.cli.{name}_cmd" if name != "validate" else "hepde.cli.validate").register(sub)
+    for name in command_modules():
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 By default everything runs in the embedded local AWS (moto in process: real ASL execution, the real
 Lambda handlers, DynamoDB and S3 semantics) — no account, no Docker, no server.  With ``--deployed``
-the same command starts the channel's deployed state machine (``de-<channel>``) in whatever AWS the
+the same command starts the channel's deployed state machine (``<stack>-de-<channel>``) in whatever AWS the
 standard credential chain and ``AWS_ENDPOINT_URL`` point at, and reads the same records back.
 """
 
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cycles", type=int, default=1, help="cycles to run per channel (default 1)")
     p.add_argument("--interval", type=float, default=0.0, help="seconds to wait between cycles")
     p.add_argument("--deployed", action="store_true", help="start the deployed state machine instead (real AWS or AWS_ENDPOINT_URL)")
+    p.add_argument("--stack", default="hepde", help="deployed stack name prefix (with --deployed; default hepde)")
     p.add_argument("--json", action="store_true", help="print one JSON document per cycle instead of the summary")
     p.add_argument("--logs", action="store_true", help="also print the Lambda logs of each cycle")
     p.set_defaults(func=run)
@@ -35,18 +36,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 class DeployedAWS:
     """The deployed stack, reached through the standard credential chain (and AWS_ENDPOINT_URL)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stack: str = "hepde") -> None:
         import boto3
 
+        self.stack = stack
         self.sfn = boto3.client("stepfunctions")
 
     def state_machine(self, channel: str) -> str:
+        from hepde.naming import state_machine_name
+
+        wanted = state_machine_name(channel, self.stack)
         paginator = self.sfn.get_paginator("list_state_machines")
         for page in paginator.paginate():
             for sm in page["stateMachines"]:
-                if sm["name"] == f"de-{channel}" or sm["name"].endswith(f"-de-{channel}"):
+                if sm["name"] == wanted:
                     return sm["stateMachineArn"]
-        raise ChannelNotFoundError(f"no deployed state machine for channel '{channel}' (expected a name ending 'de-{channel}')")
+        raise ChannelNotFoundError(f"no deployed state machine '{wanted}' for channel '{channel}' (stack '{self.stack}')")
 
     def start(self, arn: str, input_: dict[str, Any] | None = None, name: str | None = None) -> str:
         import uuid
@@ -75,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise DEError("--cycles must be at least 1")
     channels = prepare(args.configs)
     if args.deployed:
-        cloud: Any = DeployedAWS()
+        cloud: Any = DeployedAWS(args.stack)
         ctx: contextlib.AbstractContextManager[Any] = contextlib.nullcontext(cloud)
     else:
         from hepde.local.embedded import EmbeddedAWS

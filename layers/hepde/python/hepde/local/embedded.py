@@ -221,6 +221,7 @@ class EmbeddedAWS:
         return self._clients[service]
 
     def _provision(self) -> None:
+        from hepde.naming import function_name
         from hepde.runtime.lambda_support import store
 
         store().create_table()
@@ -233,7 +234,7 @@ class EmbeddedAWS:
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w") as zf:
                 zf.write(self.runner.functions / stage / "app.py", "app.py")
-            name = f"hepde-{stage}"
+            name = function_name(stage)
             arn = self.client("lambda").create_function(
                 FunctionName=name, Runtime="python3.12", Role=role, Handler="app.lambda_handler",
                 Code={"ZipFile": buf.getvalue()}, Timeout=300, MemorySize=512,
@@ -254,7 +255,9 @@ class EmbeddedAWS:
 
         sfn = self.client("stepfunctions")
         text = substitute(definition, self.substitutions)
-        sm_name = f"de-{name}"
+        from hepde.naming import state_machine_name
+
+        sm_name = state_machine_name(name)
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{sm_name}"
         try:
             sfn.describe_state_machine(stateMachineArn=arn)
