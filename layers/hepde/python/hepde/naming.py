@@ -42,3 +42,12 @@ def state_machine_log_group(channel: str, stack: str = "hepde") -> str:
 
 
 METRICS_NAMESPACE = "HEPCloudDE"
+
+
+def table_name(stack: str = "hepde") -> str:
+    """The DataBlock table (one per deployment)."""
+    return f"{stack}-datablock"
+
+
+#: CloudFormation output that names the large-products bucket (bucket names are global, so not derived)
+BUCKET_OUTPUT = "ProductsBucketName"
