@@ -604,3 +604,21 @@ def test_every_mistake_of_one_channel_is_reported_in_one_pass(write_channel):
         "transforms.a_uses_b",
     }
     assert all(p.file == str(path) for p in problems)
+
+
+def test_actions_naming_no_publisher_are_reported_even_when_the_engine_has_other_problems(tmp_path):
+    import json
+
+    from hepde.config.loader import load_channel
+    from hepde.config.validate import validate_channel
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({
+        "sources": {}, "transforms": {}, "publishers": {},
+        "logicengines": {"le": {"module": "decisionengine.framework.logicengine.LogicEngine", "parameters": {
+            "facts": {"f": "open('x')"}, "rules": {"r": {"expression": "f", "actions": ["ghost"]}}}}},
+    }))
+    _, problems = validate_channel(load_channel(path))
+    keys = [p.key for p in problems]
+    assert "logicengines.le.parameters.facts.f" in keys
+    assert "logicengines.le.parameters.rules.r.actions" in keys

@@ -251,17 +251,32 @@ def _find_action_key(le_entry: ModuleEntry, publisher: str) -> str:
     return base
 
 
+def _raw_actions(le_entry: ModuleEntry) -> list[str]:
+    rules = le_entry.parameters.get("rules")
+    names: list[str] = []
+    if isinstance(rules, dict):
+        for rule in rules.values():
+            if isinstance(rule, dict):
+                for field in ("actions", "false_actions"):
+                    acts = rule.get(field)
+                    if isinstance(acts, list):
+                        names += [a for a in acts if isinstance(a, str)]
+    return names
+
+
 def _action_problems(config: ChannelConfig, instances: Mapping[str, Module]) -> list[Problem]:
     """Every publisher a rule can select must be configured in the channel."""
     le_entry = config.logicengine
     if le_entry is None:
         return []
     le = instances.get(le_entry.key)
-    if not isinstance(le, LogicEngineBase):
-        return []
+    if isinstance(le, LogicEngineBase):
+        referenced = le.referenced_publishers()
+    else:  # the engine did not construct (its own problems are reported): read the actions as written
+        referenced = _raw_actions(le_entry)
     configured = sorted(config.publishers)
     problems = []
-    for name in dict.fromkeys(le.referenced_publishers()):
+    for name in dict.fromkeys(referenced):
         if name not in config.publishers:
             problems.append(
                 Problem(
