@@ -23,8 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_datablock(args: argparse.Namespace) -> int:
     from hepde.bench import datablock
 
-    datablock.main(rows=args.rows, cols=args.cols)
-    return 0
+    return datablock.main([str(args.rows), str(args.cols)])
 
 
 def run_cycle(args: argparse.Namespace) -> int:
