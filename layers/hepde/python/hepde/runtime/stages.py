@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import uuid
 from typing import Any
 
 import pandas as pd
@@ -49,6 +50,9 @@ from hepde.modules.registry import resolve
 CYCLE = "cycle"  # record kind: one per generation, the cycle's status and snapshot
 DECISION = "decision"  # record kind: the decision record of one generation
 SOURCE_STATUS = "status"  # record kind in a source namespace: last acquisition attempt
+#: header lifetime of products a cycle derives (transforms, logic engine): they describe that cycle and
+#: are never inputs to a later one, so they do not go stale; history retention is the table's TTL
+DERIVED_LIFETIME = 10 * 365 * 86400.0
 
 
 def gen_id(generation: int) -> str:
@@ -177,7 +181,8 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
         if same_config and now - created < entry.effective_schedule:
             return {"source": entry.key, "acquired": False, "generation": latest, "reason": "not due"}
     lease = f"source:{entry.key}"
-    holder = store.acquire_lease(lease, req.execution_id, max(60.0, entry.effective_schedule), now=now)
+    owner = f"{req.execution_id}#{uuid.uuid4().hex[:8]}"  # unique even for two scheduled runs at once
+    holder = store.acquire_lease(lease, owner, max(60.0, entry.effective_schedule), now=now)
     if holder is not None:
         return {"source": entry.key, "acquired": False, "generation": latest, "reason": "being acquired by another run"}
     try:
@@ -203,7 +208,7 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
         store.put_record(ns, SOURCE_STATUS, "last", {"ok": True, "at": now, "generation": generation})
         return {"source": entry.key, "acquired": True, "generation": generation, "products": sorted(products)}
     finally:
-        store.release_lease(lease, req.execution_id)
+        store.release_lease(lease, owner)
 
 
 def _creator(entry: ModuleEntry) -> str:
@@ -265,7 +270,7 @@ def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
             raise TransformFailedError("".join(problems))
     except Exception as exc:
         raise TransformFailedError(_failure(exc, f"transform '{entry.key}' ({entry.module})")) from exc
-    header = Header.new(entry.name or entry.module, lifetime=10 * 365 * 86400.0)
+    header = Header.new(entry.name or entry.module, lifetime=DERIVED_LIFETIME)
     meta = Metadata(generation_id=req.generation, generation_time=time.time())
     store.put_products(channel_namespace(req.channel), req.generation, products, header, meta)
     return {"transform": entry.key, "products": sorted(products)}
@@ -300,7 +305,7 @@ def decide(store: DataBlockStore, req: DecideRequest) -> dict[str, Any]:
     facts_table = evaluation.facts_table
     if not isinstance(facts_table, pd.DataFrame):
         facts_table = pd.DataFrame(facts_table, columns=["rule_name", "fact_name", "fact_value"])
-    header = Header.new("logicengine", lifetime=10 * 365 * 86400.0)
+    header = Header.new("logicengine", lifetime=DERIVED_LIFETIME)
     meta = Metadata(generation_id=req.generation, generation_time=time.time())
     store.put_products(
         channel_namespace(req.channel),
