@@ -138,7 +138,7 @@ def test_cycles_started_together_never_interleave(cloud, tmp_path, counter_file)
     records = sorted((r for _, r in cloud.store().query_records(channel_namespace("counting"), CYCLE)),
                      key=lambda r: r["started_at"])
     assert len(records) == 4 - len(refused) >= 1
-    for earlier, later in zip(records, records[1:]):
+    for earlier, later in zip(records, records[1:], strict=False):
         assert earlier["finished_at"] <= later["started_at"]
 
 

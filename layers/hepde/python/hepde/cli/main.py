@@ -15,6 +15,7 @@ import warnings
 from hepde import __version__
 from hepde.errors import ConfigError, DEError
 
+
 def command_modules() -> list[str]:
     """Every ``hepde.cli`` module that defines a sub-command: ``validate`` and each ``*_cmd`` module."""
     import hepde.cli

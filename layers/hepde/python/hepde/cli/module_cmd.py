@@ -19,7 +19,15 @@ import pandas as pd
 from pydantic import ValidationError
 
 from hepde.errors import DEError, ModuleResolutionError
-from hepde.modules.base import LogicEngineBase, Module, Publisher, PublishResult, Source, Transform, check_declared_types
+from hepde.modules.base import (
+    LogicEngineBase,
+    Module,
+    Publisher,
+    PublishResult,
+    Source,
+    Transform,
+    check_declared_types,
+)
 from hepde.modules.registry import KIND_BASES, resolve
 from hepde.modules.tables import parse_table, read_bytes
 

@@ -110,6 +110,16 @@ def instantiate(entry: ModuleEntry, channel: str) -> Module:
     return cls(entry.parameters, channel_name=channel)
 
 
+def _declared_products(module: Module, products: Any, method: str, error: type[ModuleFailedError]) -> dict[str, Any]:
+    """Check what a source/transform returned against its declaration; raise ``error`` if it differs."""
+    if not isinstance(products, dict):
+        raise error(f"{method}() returned {type(products).__name__}, expected a dict of products")
+    problems = check_declared_types(module.declared_produces(), products)
+    if problems:
+        raise error("".join(problems))
+    return products
+
+
 def _failure(exc: BaseException, what: str) -> str:
     if isinstance(exc, DEError) and not isinstance(exc, ModuleFailedError):
         return f"{what}: {exc}"
@@ -188,12 +198,7 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
     try:
         try:
             module = instantiate(entry, req.channel)
-            products = module.acquire()  # type: ignore[attr-defined]
-            if not isinstance(products, dict):
-                raise SourceFailedError(f"acquire() returned {type(products).__name__}, expected a dict of products")
-            problems = check_declared_types(module.declared_produces(), products)
-            if problems:
-                raise SourceFailedError("".join(problems))
+            products = _declared_products(module, module.acquire(), "acquire", SourceFailedError)  # type: ignore[attr-defined]
         except Exception as exc:
             message = _failure(exc, f"source '{entry.key}' ({entry.module})")
             store.put_record(
@@ -262,12 +267,7 @@ def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
     view = _cycle_view(store, req.channel, req.generation)
     try:
         module = instantiate(entry, req.channel)
-        products = module.transform(view)  # type: ignore[attr-defined]
-        if not isinstance(products, dict):
-            raise TransformFailedError(f"transform() returned {type(products).__name__}, expected a dict of products")
-        problems = check_declared_types(module.declared_produces(), products)
-        if problems:
-            raise TransformFailedError("".join(problems))
+        products = _declared_products(module, module.transform(view), "transform", TransformFailedError)  # type: ignore[attr-defined]
     except Exception as exc:
         raise TransformFailedError(_failure(exc, f"transform '{entry.key}' ({entry.module})")) from exc
     header = Header.new(entry.name or entry.module, lifetime=DERIVED_LIFETIME)

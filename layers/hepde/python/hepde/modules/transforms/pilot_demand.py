@@ -75,7 +75,7 @@ class PilotEstimate(Transform):
         rows = []
         for cores, idle in zip(demand["cores"], demand["idle_jobs"], strict=True):
             covered = 0
-            for size in sorted((s for s in free if s >= cores)):
+            for size in sorted(s for s in free if s >= cores):
                 take = min(free[size], idle - covered)
                 free[size] -= take
                 covered += take
