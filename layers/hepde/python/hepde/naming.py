@@ -51,3 +51,28 @@ def table_name(stack: str = "hepde") -> str:
 
 #: CloudFormation output that names the large-products bucket (bucket names are global, so not derived)
 BUCKET_OUTPUT = "ProductsBucketName"
+
+
+# -- the on-prem condor bridge (``de-bridge``) ----------------------------------------------------
+#: SQS queue names are at most 80 characters
+_SQS_MAX = 80
+
+
+def bridge_actions_queue(bridge: str = "default", stack: str = "hepde") -> str:
+    """SQS queue the channels' publishers send actions to and bridge ``bridge`` long-polls."""
+    return f"{stack}-bridge-{safe(bridge)}-actions"[:_SQS_MAX]
+
+
+def bridge_dead_letter_queue(bridge: str = "default", stack: str = "hepde") -> str:
+    """Dead-letter queue of the actions queue: malformed or impossible actions, each with its reason
+    (written by the bridge), and messages SQS itself redrove after ``maxReceiveCount`` receives."""
+    return f"{stack}-bridge-{safe(bridge)}-dlq"[:_SQS_MAX]
+
+
+def bridge_results_queue(bridge: str = "default", stack: str = "hepde") -> str:
+    """Optional reply queue: one message per action result (results always go to the DataBlock too)."""
+    return f"{stack}-bridge-{safe(bridge)}-results"[:_SQS_MAX]
+
+
+#: S3 prefix (in the products bucket) under which the bridge uploads snapshots (``hepde.snapshots``)
+SNAPSHOT_PREFIX = "snapshots"
