@@ -76,3 +76,29 @@ def bridge_results_queue(bridge: str = "default", stack: str = "hepde") -> str:
 
 #: S3 prefix (in the products bucket) under which the bridge uploads snapshots (``hepde.snapshots``)
 SNAPSHOT_PREFIX = "snapshots"
+
+
+def bridge_results_dead_letter_queue(bridge: str = "default", stack: str = "hepde") -> str:
+    """Dead-letter queue of the results queue (results the cloud side could not process)."""
+    return f"{stack}-bridge-{safe(bridge)}-results-dlq"[:_SQS_MAX]
+
+
+# -- deploy: the template generator, dashboards and alarms -----------------------------------------
+def dashboard_name(stack: str = "hepde") -> str:
+    """The one CloudWatch dashboard of a deployment (a row per channel, the bridge and the sources)."""
+    return f"{stack}-decision-engine"
+
+
+def alarm_name(subject: str, what: str, stack: str = "hepde") -> str:
+    """``<stack> <subject>: <what>``, e.g. ``hepde channel example: cycles failed``."""
+    return f"{stack} {subject}: {what}"[:255]
+
+
+def layer_name(kind: str, stack: str = "hepde") -> str:
+    """Lambda layer: ``deps`` (third-party packages) or ``lib`` (the hepde library)."""
+    return f"{stack}-{kind}"[:64]
+
+
+def alarm_topic(stack: str = "hepde") -> str:
+    """SNS topic every alarm notifies."""
+    return f"{stack}-alarms"[:256]
