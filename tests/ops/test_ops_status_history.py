@@ -1,0 +1,104 @@
+"""de status / de history / de channel / de explain over a deployment in the embedded cloud."""
+
+from __future__ import annotations
+
+import json
+
+from hepde.cli.main import main
+from hepde.ops import clisupport, control
+from hepde.ops.history import history
+from hepde.ops.status import status
+
+
+def test_ops_status_reports_schedule_last_cycle_next_run_and_sources(deployment):
+    s = status(deployment.ctx)
+    (ch,) = s["channels"]
+    assert ch["channel"] == "example"
+    assert ch["schedule"] == {"rule": "hepde-cycle-example", "enabled": True, "expression": "rate(5 minutes)"}
+    assert ch["last_cycle"]["status"] == "SUCCEEDED" and ch["last_cycle"]["cycle"] >= 2
+    assert ch["next_run"]["approximate"] and ch["next_run"]["at"] > s["now"]
+    assert ch["stale_holds"]["held"] == 0 and not ch["running"]
+    sources = {x["source"]: x for x in s["sources"]}
+    assert set(sources) == {"jobs_manifests", "startd_manifests"}
+    assert sources["jobs_manifests"]["fresh"] and sources["jobs_manifests"]["last_attempt"]["ok"]
+    assert sources["startd_manifests"]["schedule"]["expression"] == "rate(2 minutes)"
+
+
+def test_ops_status_cli_text_and_json(deployment, capsys):
+    with clisupport.use_context(deployment.ctx):
+        assert main(["status"]) == 0
+        text = capsys.readouterr().out
+        assert "example" in text and "enabled" in text and "SUCCEEDED" in text
+        assert "jobs_manifests" in text and "fresh" in text
+        assert main(["status", "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["channels"][0]["channel"] == "example"
+
+
+def test_ops_history_lists_cycles_newest_first(deployment, capsys):
+    h = history(deployment.ctx.store, "example")
+    cycles = [c["cycle"] for c in h["cycles"]]
+    assert cycles == sorted(cycles, reverse=True) and len(cycles) >= 2
+    assert h["cycles"][-1]["trigger"] == "schedule" and h["cycles"][-1]["status"] == "SUCCEEDED"
+    assert "pilot_requests_export" in h["cycles"][0]["selected_publishers"]
+    with clisupport.use_context(deployment.ctx):
+        assert main(["history", "--channel", "example", "--limit", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "SUCCEEDED" in out and "pilot_requests_export" in out
+
+
+def test_ops_channel_stop_start_and_run_now(deployment, capsys):
+    events = deployment.cloud.client("events")
+    with clisupport.use_context(deployment.ctx):
+        assert main(["channel", "stop", "example"]) == 0
+        assert events.describe_rule(Name="hepde-cycle-example")["State"] == "DISABLED"
+        assert "disabled" in capsys.readouterr().out
+        s = status(deployment.ctx)
+        assert s["channels"][0]["next_run"]["note"] == "schedule disabled"
+        assert main(["channel", "start", "example"]) == 0
+        assert events.describe_rule(Name="hepde-cycle-example")["State"] == "ENABLED"
+        capsys.readouterr()
+        assert main(["channel", "run-now", "example", "--wait", "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+    assert doc["result"]["status"] == "SUCCEEDED"
+    assert history(deployment.ctx.store, "example", 1)["cycles"][0]["trigger"] == "run-now"
+
+
+def test_ops_unknown_channel_is_a_clear_error(deployment, capsys):
+    with clisupport.use_context(deployment.ctx):
+        for argv in (["channel", "run-now", "nope"], ["channel", "stop", "nope"], ["history", "--channel", "nope"],
+                     ["explain", "--channel", "nope"], ["logs", "--channel", "nope"]):
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert err.startswith("error: ") and "nope" in err and "Traceback" not in err
+    try:
+        control.run_now(deployment.ctx, "nope")
+    except Exception as exc:  # noqa: BLE001
+        assert "deployed channels: example" in str(exc)
+
+
+def test_ops_explain_shows_requests_per_entry_with_limits(deployment, capsys):
+    with clisupport.use_context(deployment.ctx):
+        assert main(["explain", "--channel", "example", "--cycle", "1", "--json"]) == 0
+    e = json.loads(capsys.readouterr().out)
+    req = e["requests"]["pilot_requests_export"]
+    assert req["entry_column"] == "cores" and req["request_columns"] == ["requested_pilots"]
+    assert req["limit_columns"] == ["limited_by"]
+    assert [x["entry"] for x in req["entries"]] == [1, 4, 8]
+    with clisupport.use_context(deployment.ctx):
+        assert main(["explain", "--channel", "example"]) == 0
+    text = capsys.readouterr().out
+    assert "requested_pilots  limits hit  why" in text
+
+
+def test_ops_missing_credentials_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
+                "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert "no AWS credentials found" in err and "Traceback" not in err
