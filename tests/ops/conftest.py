@@ -79,7 +79,7 @@ def write_logs(cloud: EmbeddedAWS, channel: str, execution: str) -> None:
             pass
         request_id = f"req-{execution[-12:]}-{stage}"
         buf = io.StringIO()
-        logger = Logger(service=f"logs-fixture-{stage}", stream=buf)
+        logger = Logger(service=f"fixture-{stage}-{execution[-12:]}", stream=buf)  # a new stream each time
         logger.append_keys(function_name=naming.function_name(stage), function_request_id=request_id)
         logger.set_correlation_id(execution)
         logger.info(f"{stage} stage of channel {channel}")
