@@ -8,7 +8,7 @@ from cloud_test_support import FakeEC2Adapter, csv_fixture, fixture, fmt_column,
 
 from hepde.modules.base import check_declared_types
 from hepde.modules.cloud.aws import logic
-from hepde.modules.cloud.aws.transforms import AWSOccupancy, AWSSpotPrice, AwsBurnRate, FigureOfMerit
+from hepde.modules.cloud.aws.transforms import AwsBurnRate, AWSOccupancy, AWSSpotPrice, FigureOfMerit
 from hepde.modules.cloud.common import INF
 
 
