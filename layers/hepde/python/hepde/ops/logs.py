@@ -21,6 +21,7 @@ from hepde.datablock.api import channel_namespace
 from hepde.errors import ChannelNotFoundError, DEError
 from hepde.ops.context import OpsContext
 from hepde.ops.history import cycle_records
+from hepde.runtime.explain import CycleNotFoundError
 from hepde.runtime.stages import CYCLE, gen_id
 
 #: look this far around a cycle's start/finish for its lines (clock skew, log delivery)
@@ -35,7 +36,7 @@ def _cycle(ctx: OpsContext, channel: str, cycle: int | None) -> dict[str, Any]:
         return records[0]
     record = ctx.store.get_record(channel_namespace(channel), CYCLE, gen_id(cycle))
     if record is None:
-        raise DEError(f"channel '{channel}' has no cycle {cycle}")
+        raise CycleNotFoundError(f"channel '{channel}' has no cycle {cycle}")
     return record
 
 

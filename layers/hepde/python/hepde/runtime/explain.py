@@ -24,6 +24,10 @@ from hepde.runtime.records import cycle_report, latest_generation
 from hepde.runtime.stages import CYCLE
 
 
+class CycleNotFoundError(DEError):
+    """The channel has recorded cycles, but not the one asked for."""
+
+
 def explanation(store: DataBlockStore, channel: str, cycle: int | None = None) -> dict[str, Any]:
     """A JSON-able explanation of cycle ``cycle`` (default: the last) of ``channel``."""
     if cycle is None:
@@ -31,7 +35,7 @@ def explanation(store: DataBlockStore, channel: str, cycle: int | None = None) -
         if cycle is None:
             raise ChannelNotFoundError(f"channel '{channel}' has no recorded cycle in this DataBlock")
     elif store.get_record(channel_namespace(channel), CYCLE, f"{cycle:012d}") is None:
-        raise DEError(f"channel '{channel}' has no cycle {cycle}")
+        raise CycleNotFoundError(f"channel '{channel}' has no cycle {cycle}")
     report = cycle_report(store, channel, cycle)
     c, d = report.cycle, report.decision or {}
     return {
