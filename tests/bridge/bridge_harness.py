@@ -71,6 +71,7 @@ class World:
     collector: FakeCollector = field(default_factory=lambda: FakeCollector("factory.example"))
     results: MemoryResults = field(default_factory=MemoryResults)
     sent: list[Any] = field(default_factory=list)
+    receipts: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         dlq = self.sqs.create_queue(QueueName="hepde-bridge-test-dlq")["QueueUrl"]
@@ -97,6 +98,14 @@ class World:
         b = build_bridge(self.config, sqs_client=sqs_client or self.sqs, schedds={"pilots": self.schedd},
                          collectors={"factory": self.collector}, rng=lambda: 0.0)
         b.results.append(self.results)
+        receive = b.queue.receive
+
+        def recording_receive(*args: Any, **kwargs: Any) -> Any:
+            msgs = receive(*args, **kwargs)
+            self.receipts += [m.receipt for m in msgs]
+            return msgs
+
+        b.queue.receive = recording_receive
         return b
 
     def send(self, *actions: Any) -> None:
@@ -108,15 +117,13 @@ class World:
         self.queue.send(body)
 
     def visible_again(self) -> None:
-        """What the visibility timeout does: every in-flight message becomes receivable again."""
-        while True:
-            msgs = self.queue.receive(10, 0, 0)
-            if not msgs:
-                return
-            for m in msgs:
-                self.queue.change_visibility(m, 0)
-            if len(msgs) < 10:
-                return
+        """What the visibility timeout does: every message received and not deleted becomes receivable again."""
+        for receipt in self.receipts:
+            try:
+                self.sqs.change_message_visibility(QueueUrl=self.queue.url, ReceiptHandle=receipt, VisibilityTimeout=0)
+            except Exception:  # noqa: BLE001 - deleted meanwhile
+                pass
+        self.receipts.clear()
 
     def drain(self, bridge: Any, rounds: int = 50) -> None:
         """Run the bridge until the queue is empty (making retried messages visible between rounds)."""

@@ -230,7 +230,7 @@ class Bridge:
             self.metrics.inc("duplicates_absorbed")
             assert entry.result is not None
             log.info("duplicate delivery of %s (%s): already %s", action.key, action.kind, entry.result.status)
-            return self._report_and_delete(message, entry.result, "duplicate")
+            return self._report_and_delete(message, entry.result, "duplicate", reported=entry.reported)
         if action.expired(now) and (entry is None or not entry.tried or action.kind != "submit"):
             result = self._result(action, EXPIRED, f"not carried out: expired at {action.expires_at:.0f} "
                                   f"({now - float(action.expires_at or now):.0f} s ago)", attempts=entry.attempts if entry else 0)
@@ -359,8 +359,8 @@ class Bridge:
             self.ledger.mark_reported(result.key)
         return True
 
-    def _report_and_delete(self, message: Message, result: ActionResult, outcome: str) -> str:
-        if not self._report(result):
+    def _report_and_delete(self, message: Message, result: ActionResult, outcome: str, *, reported: bool = False) -> str:
+        if not reported and not self._report(result):
             # keep the message (its redelivery is a duplicate the ledger absorbs), retry the report
             try:
                 self.queue.change_visibility(message, int(self.poll_backoff.delay(2)))
