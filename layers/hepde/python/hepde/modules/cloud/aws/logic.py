@@ -193,7 +193,9 @@ def burn_rate(spot: pd.DataFrame, occupancy: pd.DataFrame) -> pd.DataFrame:
     keys = ["AccountName", *_KEY]
     value = 0.0
     if not occupancy.empty and not spot.empty and set(keys) <= set(occupancy.columns) and set(keys) <= set(spot.columns):
-        joined = pd.merge(occupancy.fillna(0), spot.fillna(0), how="inner", on=keys)
+        joined = pd.merge(occupancy[[*keys, "RunningVms"]], spot[[*keys, "SpotPrice"]], how="inner", on=keys)
         if not joined.empty:
-            value = float((pd.to_numeric(joined["RunningVms"]) * pd.to_numeric(joined["SpotPrice"])).sum())
+            running = pd.to_numeric(joined["RunningVms"], errors="coerce").fillna(0)
+            price = pd.to_numeric(joined["SpotPrice"], errors="coerce").fillna(0)
+            value = float((running * price).sum())
     return pd.DataFrame([{"BurnRate": value}])

@@ -19,8 +19,8 @@ def gce_figures(performance: pd.DataFrame, factory_entries: Any, occupancy: pd.D
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     perf = performance.copy()
     perf["PricePerformance"] = price_performance(perf["OnDemandPrice"], perf["PerfTtbarTotal"])
-    entries = entries_of_type(factory_entries, "GCE").fillna(0)
-    occ = occupancy.fillna(0) if isinstance(occupancy, pd.DataFrame) else pd.DataFrame()
+    entries = entries_of_type(factory_entries, "GCE")  # missing numbers count as 0 (as_float), as the original's fillna(0)
+    occ = occupancy if isinstance(occupancy, pd.DataFrame) else pd.DataFrame()
     have_occ = {"AvailabilityZone", "InstanceType", "Occupancy"} <= set(occ.columns)
     running_of: dict[tuple[Any, Any], float] = {}
     if have_occ:
@@ -58,9 +58,11 @@ def gce_burn_rate(performance: pd.DataFrame, occupancy: pd.DataFrame) -> pd.Data
     value = 0.0
     keys = ["AvailabilityZone", "InstanceType"]
     if not occupancy.empty and set(keys) <= set(occupancy.columns) and set(keys) <= set(performance.columns):
-        joined = pd.merge(occupancy.fillna(0), performance.fillna(0), how="inner", on=keys)
+        joined = pd.merge(occupancy, performance, how="inner", on=keys)
         if not joined.empty:
-            value = float((pd.to_numeric(joined["Occupancy"]) * pd.to_numeric(joined["PreemptiblePrice"])).sum())
+            count = pd.to_numeric(joined["Occupancy"], errors="coerce").fillna(0)
+            price = pd.to_numeric(joined["PreemptiblePrice"], errors="coerce").fillna(0)
+            value = float((count * price).sum())
     return pd.DataFrame([{"BurnRate": value}])
 
 
