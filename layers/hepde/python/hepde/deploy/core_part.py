@@ -131,6 +131,7 @@ def contribute(ctx: DeployContext, t: Template) -> None:
                 Description="e-mail address subscribed to the alarm topic (empty: no subscription)")
     t.condition("IsProd", {"Fn::Equals": [ref("Stage"), "prod"]})
     t.condition("SchedulesOn", {"Fn::Equals": [ref("SchedulesEnabled"), "true"]})
+    t.condition("TracingOn", {"Fn::Equals": [ref("TracingMode"), "Active"]})
     t.condition("HasAlarmEmail", {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]})
 
     t.doc["Globals"]["Function"] = {
@@ -151,6 +152,8 @@ def contribute(ctx: DeployContext, t: Template) -> None:
             "DE_BRIDGE_RESULTS_QUEUE_URL": ref("BridgeResultsQueue"),
             "POWERTOOLS_SERVICE_NAME": "decision-engine",
             "POWERTOOLS_METRICS_NAMESPACE": naming.METRICS_NAMESPACE,
+            # without Active tracing the X-Ray SDK would only log "subsegment discarded" lines
+            "POWERTOOLS_TRACE_DISABLED": {"Fn::If": ["TracingOn", "false", "true"]},
         }},
     }
 
