@@ -59,6 +59,14 @@ class PublisherFailedError(ModuleFailedError):
     """A publisher raised while publishing."""
 
 
+class HoldCycleError(DEError):
+    """A transform judged its inputs implausible: the cycle is held like one with stale inputs.
+
+    Nothing is decided or published (the last published requests stay in effect); the cycle record
+    is ``HELD`` with the transform's reason.
+    """
+
+
 class CycleInProgressError(DEError):
     """Another cycle of the same channel is running; cycles of one channel never interleave."""
 

@@ -39,6 +39,9 @@ FAILURES = {
     "PublisherFailedError": "PublisherFailed",
     "SourceFailedError": "SourceFailed",
 }
+#: a transform raising HoldCycleError (implausible inputs) holds the cycle instead of failing it
+HOLD_STATE = "HoldCycleByTransform"
+HOLD_CATCH = {"ErrorEquals": ["HoldCycleError"], "ResultPath": "$.error", "Next": HOLD_STATE}
 TASK_TIMEOUT = 300
 CYCLE_TIMEOUT = 900
 
@@ -151,7 +154,7 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
         if len(level) == 1:
             key = level[0]
             state = tasks[key]
-            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}]
+            state["Catch"] = [HOLD_CATCH, {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}]
             chain.append((transform_state_name(key), state))
         else:
             branches = []
@@ -161,7 +164,7 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
                 branches.append({"StartAt": transform_state_name(key), "States": {transform_state_name(key): t}})
             chain.append((f"Transforms level {i + 1}", {
                 "Type": "Parallel", "Branches": branches, "ResultPath": None,
-                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}],
+                "Catch": [HOLD_CATCH, {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}],
             }))
 
     le_entry: ModuleEntry | None = config.logicengine
@@ -208,6 +211,12 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
         "CycleFunctionArn", {**_base_payload(ch), **gen, "action": "finish", "status": "HELD"},
         next_state="CycleHeld", result_path="$.result")
     states["CycleHeld"] = {"Type": "Succeed", "Comment": "stale or missing inputs: nothing decided or published"}
+    if graph.transform_levels:
+        # a transform that finds its inputs implausible holds the cycle, with its reason in the record
+        states[HOLD_STATE] = _task(
+            "CycleFunctionArn",
+            {**_base_payload(ch), **gen, "action": "finish", "status": "HELD", "error.$": "$.error"},
+            next_state="CycleHeld", result_path="$.result", catch_to=None)
 
     states["RecordFailure"] = _task(
         "CycleFunctionArn", {**_base_payload(ch), **gen, "action": "finish", "status": "FAILED", "error.$": "$.error"},

@@ -37,6 +37,7 @@ from hepde.datablock.view import DataBlockView
 from hepde.errors import (
     CycleInProgressError,
     DEError,
+    HoldCycleError,
     LogicEngineFailedError,
     ModuleFailedError,
     ProductNotFoundError,
@@ -267,13 +268,31 @@ def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
     view = _cycle_view(store, req.channel, req.generation)
     try:
         module = instantiate(entry, req.channel)
+        # a transform may read its own earlier output (e.g. to judge whether its inputs are plausible)
+        module.previous_product = lambda name: previous_product(store, req.channel, req.generation, name)  # type: ignore[attr-defined]
         products = _declared_products(module, module.transform(view), "transform", TransformFailedError)  # type: ignore[attr-defined]
+    except HoldCycleError as exc:
+        _update_cycle(store, req.channel, req.generation, status="HOLDING", hold={"transform": entry.key, "reason": str(exc)})
+        raise HoldCycleError(f"transform '{entry.key}' held the cycle: {exc}") from exc
     except Exception as exc:
         raise TransformFailedError(_failure(exc, f"transform '{entry.key}' ({entry.module})")) from exc
     header = Header.new(entry.name or entry.module, lifetime=DERIVED_LIFETIME)
     meta = Metadata(generation_id=req.generation, generation_time=time.time())
     store.put_products(channel_namespace(req.channel), req.generation, products, header, meta)
     return {"transform": entry.key, "products": sorted(products)}
+
+
+def previous_product(store: DataBlockStore, channel: str, generation: int, name: str,
+                     max_back: int = 20) -> tuple[Any, float] | None:
+    """``(value, generation_time)`` of product ``name`` from the newest earlier generation of the
+    channel that has it (looking back at most ``max_back`` generations), or None."""
+    ns = channel_namespace(channel)
+    earlier = [g for g in store.generations(ns) if g < generation]
+    for g in sorted(earlier, reverse=True)[:max_back]:
+        for info in store.list_generation(ns, g):
+            if info.ref.name == name:
+                return store.get_product(info.ref), info.metadata.generation_time
+    return None
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,0 +1,259 @@
+"""Publishers of the glidein requests: ``glideclient`` ads with fact gating (the original's
+``fe_group_classads``) and ``glideclientglobal`` ads (seed-system §4.3.7).
+
+Where the ads go (``advertise_via``):
+
+* ``htcondor`` (the original's behaviour): UPDATE_AD_GENERIC at each ad's ``CollectorHost`` through
+  the ``htcondor2`` bindings — for a Decision Engine that can reach the factory collector;
+* ``bridge``: one :class:`hepde.actions.AdvertiseAds` message per collector on the condor bridge's
+  SQS actions queue (idempotency key derived from channel, generation and collector) — what runs
+  in AWS;
+* ``none``: nothing is sent; the requests are only recorded (``de run`` on sample data).
+
+Fact gating (``GlideinWMSManifests``): for each entry type (Grid, AWS, GCE, LCF) the requests for
+entries of that type get ``ReqIdleGlideins = 0`` unless the logic engine produced
+``allow_<type>_requests`` True this cycle (``ReqMaxGlideins`` is kept so running pilots finish);
+an optional ``queries[type]`` expression further zeroes requests it does not select.  The returned
+:class:`~hepde.modules.base.PublishResult` lists one row per request: entry, FOM, idle jobs matched,
+min_idle, max_run, the published ``ReqIdleGlideins``/``ReqMaxGlideins`` and the limits hit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import Field, field_validator
+
+from hepde.errors import DEError
+from hepde.logicengine.gating import FACTS_PRODUCT, fact_is_true, gate_fact_name
+from hepde.modules.base import ModuleParameters, Publisher, PublishResult
+from hepde.modules.glideinwms.entries import ENTRY_TYPES, of_type, records
+from hepde.modules.glideinwms.expressions import check_query
+
+logger = logging.getLogger(__name__)
+
+
+class AdvertiseError(DEError):
+    """Ads could not be advertised (or handed to the bridge)."""
+
+
+def _clean(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if isinstance(value, str) and value.startswith("b'") and value.endswith("'"):
+        value = value[2:-1]  # modules #263: bytes rendered as text
+    return value
+
+
+def frame_to_ads(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows → ads, attributes without a value omitted (the original dropped NaN attributes)."""
+    ads = []
+    for rec in records(frame):
+        ad = {}
+        for k, v in rec.items():
+            if v is None:  # the attribute is omitted
+                continue
+            ad[k] = _clean(v) if isinstance(v, bytes | str) or hasattr(v, "item") else v
+        ads.append(ad)
+    return ads
+
+
+def invalidate_constraint(ad_type: str, client_names: list[str]) -> str:
+    return f'(glideinmytype == "{ad_type}") && (stringlistmember(ClientName, "{",".join(sorted(set(client_names)))}"))'
+
+
+class AdvertiseParameters(ModuleParameters):
+    condor_config: str | None = None
+    x509_user_proxy: str | None = None
+    max_retries: int = Field(default=0, ge=0)
+    retry_interval: float = Field(default=0, ge=0)
+    advertise_via: Literal["htcondor", "bridge", "none"] = "htcondor"
+    bridge: str = "default"
+    stack: str = "hepde"
+    #: factory collector host → the bridge's logical collector name (default: the host name)
+    collector_names: dict[str, str] = {}
+    #: an advertisement older than this is not performed by the bridge (seconds)
+    action_ttl: float = Field(default=600.0, gt=0)
+
+
+class _Advertising(Publisher):
+    Parameters = AdvertiseParameters
+    classad_type = "generic"
+
+    def advertise(self, ads: list[dict[str, Any]]) -> str:
+        """Send the ads (grouped by ``CollectorHost``); return a one-line summary."""
+        p: AdvertiseParameters = self.params  # type: ignore[assignment]
+        if not ads:
+            return f"no {self.classad_type} ads"
+        by_collector: dict[str, list[dict[str, Any]]] = {}
+        for ad in ads:
+            by_collector.setdefault(str(ad.get("CollectorHost")), []).append(ad)
+        if p.advertise_via == "none":
+            return f"{len(ads)} {self.classad_type} ad(s) for {len(by_collector)} collector(s) (not sent: advertise_via none)"
+        if p.advertise_via == "bridge":
+            return self._to_bridge(by_collector)
+        return self._to_collectors(by_collector)
+
+    def _to_collectors(self, by_collector: dict[str, list[dict[str, Any]]]) -> str:
+        p: AdvertiseParameters = self.params  # type: ignore[assignment]
+        try:
+            import classad2
+            import htcondor2 as htcondor
+        except ImportError as exc:
+            raise AdvertiseError("the HTCondor bindings are not installed (pip install 'hepde-serverless[htcondor]'); "
+                                 "in AWS use advertise_via: 'bridge'") from exc
+        import os
+
+        if p.x509_user_proxy and os.path.exists(p.x509_user_proxy):
+            os.environ["X509_USER_PROXY"] = p.x509_user_proxy
+        for host, ads in by_collector.items():
+            classads = []
+            for ad in ads:
+                c = classad2.ClassAd()
+                c.update(ad)
+                classads.append(c)
+            delay = p.retry_interval
+            for attempt in range(p.max_retries + 1):
+                try:
+                    htcondor.Collector(host).advertise(classads, "UPDATE_AD_GENERIC", True)
+                    break
+                except Exception as exc:
+                    if attempt == p.max_retries:
+                        raise AdvertiseError(f"advertising {len(ads)} {self.classad_type} ad(s) to {host} failed: {exc}") from exc
+                    time.sleep(delay)
+                    delay *= 2
+        return f"advertised {sum(map(len, by_collector.values()))} {self.classad_type} ad(s) to {len(by_collector)} collector(s)"
+
+    def _to_bridge(self, by_collector: dict[str, list[dict[str, Any]]]) -> str:
+        import boto3
+
+        from hepde.actions import AdvertiseAds, idempotency_key
+        from hepde.bridge.sqs import SqsQueue
+        from hepde.naming import bridge_actions_queue
+
+        p: AdvertiseParameters = self.params  # type: ignore[assignment]
+        runtime = getattr(self, "runtime", {}) or {}
+        channel, generation = runtime.get("channel", self.channel_name or "channel"), int(runtime.get("generation", 0))
+        queue = SqsQueue.by_name(boto3.client("sqs"), bridge_actions_queue(p.bridge, p.stack))
+        now = time.time()
+        for host, ads in by_collector.items():
+            collector = p.collector_names.get(host, host)
+            for start in range(0, len(ads), 5000):
+                chunk = ads[start:start + 5000]
+                action = AdvertiseAds(
+                    key=idempotency_key(channel, generation, self.classad_type, collector, start),
+                    channel=channel, generation=generation, created_at=now, expires_at=now + p.action_ttl,
+                    reason=f"{len(chunk)} {self.classad_type} request(s)", collector=collector,
+                    ad_type=self.classad_type, ads=chunk,
+                )
+                queue.send(action.model_dump_json())
+        return f"sent {sum(map(len, by_collector.values()))} {self.classad_type} ad(s) to the bridge '{p.bridge}'"
+
+
+@Publisher.consumes(glideclientglobal_manifests=pd.DataFrame)
+class GlideClientGlobalManifests(_Advertising):
+    """Advertises the ``glideclientglobal`` ads (credentials, encrypted for each factory)."""
+
+    classad_type = "glideclientglobal"
+
+    def publish(self, data_block) -> PublishResult:
+        frame = data_block.get("glideclientglobal_manifests")
+        ads = frame_to_ads(frame) if frame is not None and not frame.empty else []
+        summary = self.advertise(ads)
+        return PublishResult(summary=summary, requested=[
+            {"factory": ad.get("Name"), "collector": ad.get("CollectorHost"), "group": ad.get("GroupName")} for ad in ads])
+
+
+class GlideinWMSParameters(AdvertiseParameters):
+    #: per entry type, a pandas query over the request joined with its entry; unselected requests get 0 idle
+    queries: dict[str, str] = {}
+
+    @field_validator("queries")
+    @classmethod
+    def _queries(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(ENTRY_TYPES)
+        if unknown:
+            raise ValueError(f"unknown entry type(s) {sorted(unknown)}; expected {list(ENTRY_TYPES)}")
+        return {k: check_query(v) for k, v in value.items() if v}
+
+
+@Publisher.consumes(Factory_Entries=pd.DataFrame, glideclient_manifests=pd.DataFrame)
+class GlideinWMSManifests(_Advertising):
+    """Advertises the ``glideclient`` ads (the requests), gated by ``allow_<type>_requests`` facts."""
+
+    Parameters = GlideinWMSParameters
+    classad_type = "glideclient"
+
+    def gated_requests(self, data_block) -> pd.DataFrame:
+        requests = data_block.get("glideclient_manifests")
+        if requests is None or requests.empty:
+            return pd.DataFrame()
+        facts = data_block.get(FACTS_PRODUCT)
+        entries_all = data_block.get("Factory_Entries")
+        parts = []
+        for entry_type in ENTRY_TYPES:
+            entries = of_type(entries_all, entry_type)
+            if entries.empty or "Name" not in entries.columns:
+                continue
+            joint = requests.merge(entries, left_on="ReqName", right_on="Name", suffixes=("", "_right"))
+            if joint.empty:
+                continue
+            req = joint.iloc[:, : len(requests.columns)].copy()
+            req["EntryType"] = entry_type
+            if not fact_is_true(facts, gate_fact_name(entry_type)):
+                req["ReqIdleGlideins"] = 0
+                req["GatedBy"] = f"fact {gate_fact_name(entry_type)} not True"
+            else:
+                query = self.params.queries.get(entry_type)  # type: ignore[attr-defined]
+                req["GatedBy"] = ""
+                if query:
+                    keep = joint.eval(query, local_dict={}, global_dict={}).to_numpy(dtype=bool)
+                    req.loc[~keep, "GatedBy"] = f"query {query!r}"
+                    req["ReqIdleGlideins"] = req["ReqIdleGlideins"].where(keep, other=0)
+            parts.append(req)
+        return pd.concat(parts, ignore_index=True, sort=False) if parts else pd.DataFrame()
+
+    def publish(self, data_block) -> PublishResult:
+        gated = self.gated_requests(data_block)
+        ads = frame_to_ads(gated.drop(columns=["EntryType", "GatedBy"])) if not gated.empty else []
+        summary = self.advertise(ads)
+        return PublishResult(summary=summary, requested=self._rows(gated, data_block.get("glidein_request_table")))
+
+    @staticmethod
+    def _rows(gated: pd.DataFrame, table: pd.DataFrame | None) -> list[dict[str, Any]]:
+        if gated.empty:
+            return []
+        info: dict[tuple[str, str], dict[str, Any]] = {}
+        if table is not None and not table.empty:
+            for rec in records(table):
+                info[(rec["Name"], rec["Group"])] = rec
+        rows = []
+        for rec in records(gated):
+            t = info.get((rec.get("ReqName"), rec.get("GroupName")), {})
+            fom = t.get("FOM")
+            limits = t.get("Limits", "") or ""
+            if rec.get("GatedBy"):
+                limits = ", ".join(x for x in (limits, "Gated") if x)
+            rows.append({
+                "entry": rec.get("ReqName"), "type": rec.get("EntryType"), "group": rec.get("GroupName"),
+                "FOM": None if fom is None or (isinstance(fom, float) and math.isnan(fom)) else
+                ("INF" if fom >= 1e308 else round(float(fom), 6)),
+                "idle_jobs_matched": int(t.get("IdleJobs", rec.get("GlideinMonitorIdle", 0)) or 0),
+                "min_idle": int(t.get("MinIdle", rec.get("ReqIdleGlideins", 0)) or 0),
+                "max_run": int(t.get("MaxRun", rec.get("ReqMaxGlideins", 0)) or 0),
+                "ReqIdleGlideins": int(rec.get("ReqIdleGlideins", 0) or 0),
+                "ReqMaxGlideins": int(rec.get("ReqMaxGlideins", 0) or 0),
+                "limits_hit": limits,
+                "why": rec.get("GatedBy") or "",
+            })
+        return rows

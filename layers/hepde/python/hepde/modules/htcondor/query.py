@@ -1,0 +1,179 @@
+"""Where HTCondor ads come from: one small interface, two adapters.
+
+* :class:`BindingsAdSource` queries schedds and collectors through the real ``htcondor2`` bindings
+  (``pip install 'hepde-serverless[htcondor]'``); it is what runs on-prem, in the condor bridge or in
+  a Decision Engine that can reach the pool.
+* :class:`SnapshotAdSource` reads the newest snapshot the bridge uploaded (:mod:`hepde.snapshots`);
+  it is what runs in AWS, where a Lambda cannot reach an on-prem collector.
+
+Both return ads as plain dicts, evaluated the way the original's ``eval_classad_expr`` did:
+every requested attribute present (``None`` when the ad lacks it), ``Requirements`` and ``START``
+skipped, expressions evaluated, ``Undefined`` dropped.  Failures raise :class:`QueryError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from hepde.errors import DEError
+
+SKIPPED_ATTRS = ("Requirements", "START")
+
+
+class QueryError(DEError):
+    """A schedd or collector could not be queried (or its snapshot could not be read)."""
+
+
+class AdSource(Protocol):
+    """What the HTCondor and GlideinWMS sources need from a pool."""
+
+    def schedd_ads(self, collector_host: str | None, schedd: str | None, constraint: str,
+                   attrs: list[str] | None) -> list[dict[str, Any]]: ...
+
+    def collector_ads(self, collector_host: str | None, ad_type: str, constraint: str,
+                      attrs: list[str] | None, *, snapshot_kind: str) -> list[dict[str, Any]]: ...
+
+
+def constraint_text(constraint: Any) -> str:
+    if constraint is None or constraint is True:
+        return "True"
+    if constraint is False:
+        return "False"
+    return str(constraint)
+
+
+def evaluate_ads(classads: Iterable[Any], format_list: list[str] | None = None) -> list[dict[str, Any]]:
+    """Ads (ClassAd objects or mappings) → dicts, as the original's ``eval_classad_expr``."""
+    out = []
+    for ad in classads:
+        record: dict[str, Any] = dict.fromkeys(format_list) if format_list else {}
+        for attr in ad:
+            if attr in SKIPPED_ATTRS:
+                continue
+            with contextlib.suppress(Exception):
+                value = ad[attr]
+                if value.__class__.__name__ == "ExprTree":
+                    value = value.eval()
+                if f"{value}" == "Undefined":
+                    continue
+                record[attr] = value
+        out.append(record)
+    return out
+
+
+def split_collector_host(collector_host: str) -> tuple[str, str]:
+    """``"a, c b"`` → (``"a"``, ``"b,c"``): the primary collector and the sorted secondaries."""
+    if not isinstance(collector_host, str) or not collector_host.strip():
+        raise QueryError(f"collector_host should be a comma or space separated string but found {collector_host!r}")
+    hosts = collector_host.replace(",", " ").split()
+    return hosts[0], ",".join(sorted(hosts[1:]))
+
+
+def apply_correction_map(ads: list[dict[str, Any]], correction_map: Mapping[str, Any] | None) -> None:
+    """Attributes that are missing or ``None`` get the configured default (in place)."""
+    for ad in ads:
+        for key, value in (correction_map or {}).items():
+            if ad.get(key) is None:
+                ad[key] = value
+
+
+class BindingsAdSource:
+    """Queries through the ``htcondor2`` bindings (``htcondor`` as a fallback)."""
+
+    def __init__(self, condor_config: str | None = None) -> None:
+        self.condor_config = condor_config
+
+    @staticmethod
+    def _bindings() -> Any:
+        try:
+            import htcondor2 as htcondor
+        except ImportError:
+            try:
+                import htcondor  # type: ignore[no-redef]
+            except ImportError as exc:
+                raise QueryError(
+                    "the HTCondor Python bindings are not installed (pip install 'hepde-serverless[htcondor]'); "
+                    "in AWS set 'snapshot_location' to read the snapshots the condor bridge uploads"
+                ) from exc
+        return htcondor
+
+    @contextlib.contextmanager
+    def _config(self, htcondor: Any):
+        old = os.environ.get("CONDOR_CONFIG")
+        try:
+            if self.condor_config and os.path.exists(self.condor_config):
+                os.environ["CONDOR_CONFIG"] = self.condor_config
+            htcondor.reload_config()
+            yield
+        finally:
+            if old is not None:
+                os.environ["CONDOR_CONFIG"] = old
+
+    def schedd_ads(self, collector_host, schedd, constraint, attrs):
+        htcondor = self._bindings()
+        try:
+            with self._config(htcondor):
+                collector = htcondor.Collector(str(collector_host)) if collector_host else htcondor.Collector()
+                if schedd is None:
+                    sched = htcondor.Schedd()
+                else:
+                    sched = htcondor.Schedd(collector.locate(htcondor.DaemonType.Schedd, schedd))
+                ads = sched.query(constraint, list(attrs or []))
+            return evaluate_ads(ads, attrs)
+        except QueryError:
+            raise
+        except Exception as exc:
+            raise QueryError(
+                f"error querying schedd {schedd or 'default'} in pool {collector_host or 'default'}: {exc}"
+            ) from exc
+
+    def collector_ads(self, collector_host, ad_type, constraint, attrs, *, snapshot_kind):
+        htcondor = self._bindings()
+        try:
+            with self._config(htcondor):
+                collector = htcondor.Collector(str(collector_host)) if collector_host else htcondor.Collector()
+                adtype = getattr(htcondor.AdType, ad_type, htcondor.AdType.Startd)
+                ads = collector.query(adtype, constraint, list(attrs or []))
+            return evaluate_ads(ads, attrs)
+        except QueryError:
+            raise
+        except Exception as exc:
+            raise QueryError(f"error querying pool {collector_host or 'default'}: {exc}") from exc
+
+
+class SnapshotAdSource:
+    """Reads the newest snapshot of each origin (the bridge applied the query when it took it)."""
+
+    def __init__(self, location: str, max_age: float | None = None, s3_client: Any = None) -> None:
+        from hepde.snapshots import SnapshotStore
+
+        self.store = SnapshotStore(location, s3_client=s3_client)
+        self.max_age = max_age
+        self.taken_at: dict[str, float] = {}
+
+    def _read(self, kind: str, origin: str, attrs: list[str] | None) -> list[dict[str, Any]]:
+        from hepde.snapshots import SnapshotError, read_latest
+
+        try:
+            snap = read_latest(self.store, kind, origin, max_age=self.max_age)
+        except SnapshotError as exc:
+            raise QueryError(str(exc)) from exc
+        self.taken_at[origin] = snap.manifest.taken_at
+        ads = snap.ads()
+        return evaluate_ads(ads, attrs) if attrs else ads
+
+    def schedd_ads(self, collector_host, schedd, constraint, attrs):
+        return self._read("job_queue", schedd or collector_host or "local", attrs)
+
+    def collector_ads(self, collector_host, ad_type, constraint, attrs, *, snapshot_kind):
+        origin = split_collector_host(collector_host)[0] if collector_host else "local"
+        return self._read(snapshot_kind, origin, attrs)
+
+
+def ad_source(snapshot_location: str | None, condor_config: str | None, max_age: float | None) -> AdSource:
+    if snapshot_location:
+        return SnapshotAdSource(snapshot_location, max_age=max_age)
+    return BindingsAdSource(condor_config)

@@ -1,0 +1,1 @@
+"""Deterministic synthetic HTCondor/GlideinWMS workloads (``de synth``) and fixture readers."""
