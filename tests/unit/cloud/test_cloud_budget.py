@@ -93,7 +93,7 @@ PROVIDERS = [
 
 def _guard_outputs(aws_rate: float):
     guard = BudgetGuard({"providers": PROVIDERS})
-    guard.clock = staticmethod(lambda: NOW.timestamp())  # type: ignore[method-assign]
+    guard.clock = lambda: NOW.timestamp()  # type: ignore[method-assign]
     assert guard.declared_consumes() == {"AWS_Burn_Rate": guard.declared_consumes()["AWS_Burn_Rate"],
                                          "GCE_Burn_Rate": guard.declared_consumes()["GCE_Burn_Rate"]}
     block = {"AWS_Burn_Rate": pd.DataFrame([{"BurnRate": aws_rate}]), "GCE_Burn_Rate": pd.DataFrame([{"BurnRate": 2.0}])}
@@ -110,6 +110,8 @@ def _library_engine(expression: str) -> LogicEngine:
 def test_default_rules_stop_requests_with_the_reason_in_the_decision():
     block = _guard_outputs(aws_rate=55.0)
     assert block["aws_budget_ok"] is False and block["gce_budget_ok"] is True
+    gce = block["Budget_Guard"].set_index("Provider").loc["GCE"]
+    assert gce["ExhaustionTime"] == (NOW + dt.timedelta(hours=19_000 / 2.0)).isoformat(timespec="seconds")
     engine = _library_engine("(import 'budget_rules.libsonnet').logicengine(['aws', 'gce'], report='budget_report')")
     evaluation = engine.evaluate_detailed(block)
     assert evaluation.fact_values["aws_burn_rate_ok"] is False

@@ -13,10 +13,18 @@ from hepde.modules.base import check_declared_types
 from hepde.modules.cloud.common import INF, CloudConfigError, ProviderError
 from hepde.modules.cloud.gce.sources import GCEInstancePerformance, GceOccupancy
 from hepde.modules.cloud.gce.transforms import GceBurnRate, GceFigureOfMerit
+from hepde.modules.cloud.http import clear_token_cache
 
 API = "https://compute.googleapis.com/compute/v1/projects/hepcloud-fnal/aggregated/instances"
 TOKEN = "https://oauth2.googleapis.com/token"
 ENTRY = "FNAL_HEPCLOUD_GOOGLE_us-central1-a_n1-standard-1"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tokens():
+    clear_token_cache()
+    yield
+    clear_token_cache()
 
 
 @pytest.fixture

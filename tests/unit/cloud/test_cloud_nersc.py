@@ -12,11 +12,19 @@ from moto import mock_aws
 
 from hepde.modules.base import check_declared_types
 from hepde.modules.cloud.common import CloudConfigError, ProviderError
+from hepde.modules.cloud.http import clear_token_cache
 from hepde.modules.cloud.nersc.sources import NerscInstancePerformance, NerscSFApi
 from hepde.modules.cloud.nersc.transforms import NerscFigureOfMerit
 
 TOKEN = "https://oidc.nersc.gov/c2id/token"
 PROJECTS = "https://api.nersc.gov/api/v1.2/account/projects"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tokens():
+    clear_token_cache()
+    yield
+    clear_token_cache()
 
 
 @pytest.fixture

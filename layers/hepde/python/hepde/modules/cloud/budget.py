@@ -24,7 +24,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -232,8 +232,8 @@ class BudgetGuard(Transform):
                 raise ValueError(f"a fact may not be called {GUARD_PRODUCT}")
             return self
 
-    #: the clock (tests set it): seconds since the epoch
-    clock: ClassVar[Callable[[], float]] = time.time
+    #: the clock, seconds since the epoch (tests set it on the instance)
+    clock: Callable[[], float] = time.time
 
     def __init__(self, parameters=None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
@@ -242,7 +242,7 @@ class BudgetGuard(Transform):
         self._produces = {GUARD_PRODUCT: pd.DataFrame, **{g.fact_name: bool for g in self.params.providers}}
 
     def transform(self, data_block) -> dict[str, Any]:
-        now = dt.datetime.fromtimestamp(type(self).clock(), dt.UTC)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         rows = [evaluate_guard(g, data_block, now) for g in self.params.providers]
         frame = pd.DataFrame(rows, columns=GUARD_COLUMNS)
         return {GUARD_PRODUCT: frame, **{row["Fact"]: bool(row["Ok"]) for row in rows}}

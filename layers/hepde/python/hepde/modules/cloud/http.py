@@ -167,6 +167,25 @@ class _CachedToken:
             return self._token
 
 
+#: token caches shared by every module instance of this process (a warm Lambda reuses its tokens)
+_SHARED_CACHES: dict[str, _CachedToken] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_cache(key: str, clock: Callable[[], float]) -> _CachedToken:
+    with _SHARED_LOCK:
+        cache = _SHARED_CACHES.get(key)
+        if cache is None or cache._clock is not clock:
+            cache = _SHARED_CACHES[key] = _CachedToken(clock)
+        return cache
+
+
+def clear_token_cache() -> None:
+    """Forget every cached token (tests; a rotated credential)."""
+    with _SHARED_LOCK:
+        _SHARED_CACHES.clear()
+
+
 def _token_from(answer: Any, url: str) -> tuple[str, float]:
     if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
         raise ProviderError(f"{url}: the token answer has no 'access_token'")
@@ -187,7 +206,7 @@ class ClientCredentials:
             raise CloudConfigError(f"auth_method must be 'private_key_jwt' or 'client_secret_basic', got {auth_method!r}")
         self.http, self.token_url, self.client_id = http, token_url, client_id
         self._secret, self.auth_method, self.scope, self._clock = secret, auth_method, scope, clock
-        self._cache = _CachedToken(clock)
+        self._cache = _shared_cache(f"client_credentials {token_url} {client_id} {auth_method} {scope}", clock)
 
     def _fetch(self) -> tuple[str, float]:
         form = {"grant_type": "client_credentials"}
@@ -219,9 +238,9 @@ class ServiceAccountToken:
     SCOPE = "https://www.googleapis.com/auth/compute.readonly"
 
     def __init__(self, http: HttpClient, key: Callable[[], Mapping[str, Any]], *, scope: str = SCOPE,
-                 clock: Callable[[], float] = time.time) -> None:
+                 cache_key: str | None = None, clock: Callable[[], float] = time.time) -> None:
         self.http, self._key, self.scope, self._clock = http, key, scope, clock
-        self._cache = _CachedToken(clock)
+        self._cache = _shared_cache(f"service_account {cache_key} {scope}", clock) if cache_key else _CachedToken(clock)
 
     def _fetch(self) -> tuple[str, float]:
         key = self._key()

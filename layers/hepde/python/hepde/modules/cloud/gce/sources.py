@@ -79,7 +79,8 @@ class GceOccupancy(Source):
             if not isinstance(key, dict):
                 raise CloudConfigError(f"GceOccupancy: the service-account key ({key_ref.describe()}) is not a JSON object")
             project = project or key.get("project_id")
-            token: Any = ServiceAccountToken(http, lambda: key)
+            token: Any = ServiceAccountToken(http, lambda: key,
+                                             cache_key=f"{key.get('client_email')} {key.get('private_key_id')}")
         elif self.params.access_token is not None:
             ref = self.params.access_token
             token = StaticToken(lambda: ref.resolve().strip())

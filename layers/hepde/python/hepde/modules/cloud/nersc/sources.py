@@ -121,24 +121,22 @@ class NerscSFApi(Source):
         if not accounts:
             raise CloudConfigError("NerscSFApi: configure at least one account ('accounts' or 'constraints.usernames')")
         self.accounts, self.token_url, self.query_url = accounts, token_url, query_url
-        self._tokens: dict[str, ClientCredentials] = {}
 
     def _http(self) -> HttpClient:
         return HttpClient(self.transport, retries=self.params.max_retries, retry_wait=self.params.retry_timeout)
 
-    def _token(self, name: str, account: NerscAccount, http: HttpClient) -> str:
-        if name not in self._tokens:
-            ref = account.private_key if account.auth_method == "private_key_jwt" else account.client_secret
-            assert ref is not None
-            self._tokens[name] = ClientCredentials(http, self.token_url, account.resolved_client_id(), ref.resolve,
-                                                   auth_method=account.auth_method)
-        return self._tokens[name].token()
+    def _token(self, account: NerscAccount, http: HttpClient) -> str:
+        """An access token; cached per (token URL, client) in this process until shortly before it expires."""
+        ref = account.private_key if account.auth_method == "private_key_jwt" else account.client_secret
+        assert ref is not None
+        return ClientCredentials(http, self.token_url, account.resolved_client_id(), ref.resolve,
+                                 auth_method=account.auth_method).token()
 
     def acquire(self) -> dict[str, pd.DataFrame]:
         http = self._http()
         rows: list[dict[str, Any]] = []
         for name, account in self.accounts.items():
-            token = self._token(name, account, http)
+            token = self._token(account, http)
             projects = http.get_json(self.query_url, headers={"Authorization": f"Bearer {token}"})
             rows += allocation_rows(projects, name, account.repo or LOCALMAP.get(name))
         return {"Nersc_Allocation_SFAPI": pd.DataFrame(rows, columns=COLUMNS)}
