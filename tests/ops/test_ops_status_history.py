@@ -102,3 +102,21 @@ def test_ops_missing_credentials_is_a_clear_error(monkeypatch, capsys, tmp_path)
     assert main(["status"]) == 2
     err = capsys.readouterr().err
     assert "no AWS credentials found" in err and "Traceback" not in err
+
+
+def test_ops_run_now_while_a_cycle_runs_is_refused_and_reported(deployment, capsys):
+    from hepde.runtime.stages import cycle_lease
+
+    store = deployment.ctx.store
+    assert store.acquire_lease(cycle_lease("example"), "arn:other-execution", 60) is None
+    try:
+        assert status(deployment.ctx)["channels"][0]["running_execution"] == "arn:other-execution"
+        with clisupport.use_context(deployment.ctx):
+            assert main(["channel", "stop", "example", "--json"]) == 0
+            assert json.loads(capsys.readouterr().out)["running"][0]["execution_arn"] == "arn:other-execution"
+            assert main(["channel", "start", "example"]) == 0
+            assert main(["channel", "run-now", "example", "--wait"]) == 1
+        out = capsys.readouterr().out
+        assert "FAILED" in out and "CycleInProgressError" in out
+    finally:
+        store.release_lease(cycle_lease("example"), "arn:other-execution")

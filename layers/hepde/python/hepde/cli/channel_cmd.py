@@ -37,12 +37,13 @@ def run(args: argparse.Namespace) -> int:
         if args.wait:
             progress = clisupport.Progress(f"cycle of {args.name}")
             try:
-                d = control.wait(ctx, r["execution_arn"], args.timeout,
+                d = control.wait(ctx, args.name, r["execution_arn"], args.timeout,
                                  progress=lambda e: progress.tick(e, "running"))
             finally:
                 progress.close()
             r["result"] = d
-            text += f"\n  finished: {d['status']}" + (f" ({d['error']}: {d['cause']})" if d.get("error") else "")
+            text += (f"\n  cycle {d['cycle']}: {d['status']}" if d.get("cycle") else f"\n  {d['status']}") + (
+                f" ({d['error']}: {d['cause']})" if d.get("error") else "")
             if args.json:
                 clisupport.print_json(r)
             else:

@@ -181,12 +181,6 @@ class Executions:
         return {"channel": channel, "execution_arn": out["executionArn"], "name": name,
                 "started_at": _epoch(out.get("startDate"))}
 
-    def running(self, channel: str, limit: int = 10) -> list[dict[str, Any]]:
-        with guard(f"listing running executions of channel {channel}"):
-            out = self.sfn.list_executions(stateMachineArn=self.arn(channel), statusFilter="RUNNING", maxResults=limit)
-        return [{"execution_arn": e["executionArn"], "started_at": _epoch(e.get("startDate"))}
-                for e in out.get("executions", [])]
-
     def describe(self, execution_arn: str) -> dict[str, Any]:
         with guard(f"describing execution {execution_arn}"):
             d = self.sfn.describe_execution(executionArn=execution_arn)

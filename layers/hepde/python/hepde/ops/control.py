@@ -18,8 +18,21 @@ def stop(ctx: OpsContext, channel: str) -> dict[str, Any]:
     """Disable the channel's schedule.  A cycle already running finishes; none starts on schedule."""
     ctx.executions.arn(channel)
     schedule = ctx.schedules.set_enabled(channel, False)
-    return {"channel": channel, "action": "stop", "schedule": schedule.to_json(),
-            "running": ctx.executions.running(channel)}
+    return {"channel": channel, "action": "stop", "schedule": schedule.to_json(), "running": running(ctx, channel)}
+
+
+def running(ctx: OpsContext, channel: str, now: float | None = None) -> list[dict[str, Any]]:
+    """The cycle running now, from the channel's cycle lease (works for Standard and Express state
+    machines alike; Express ones cannot be listed or described)."""
+    import time
+
+    from hepde.runtime.stages import cycle_lease
+
+    lease = ctx.store.get_lease(cycle_lease(channel))
+    now = time.time() if now is None else now
+    if lease and float(lease.get("expires_at", 0)) > now:
+        return [{"execution_arn": lease.get("owner"), "lease_expires_at": float(lease["expires_at"])}]
+    return []
 
 
 def run_now(ctx: OpsContext, channel: str, trigger: str = "de channel run-now") -> dict[str, Any]:
@@ -29,19 +42,51 @@ def run_now(ctx: OpsContext, channel: str, trigger: str = "de channel run-now") 
     return {"channel": channel, "action": "run-now", **started}
 
 
-def wait(ctx: OpsContext, execution_arn: str, timeout: float = 900.0, poll: float = 1.0,
+FINAL = ("SUCCEEDED", "FAILED", "HELD")
+
+
+def wait(ctx: OpsContext, channel: str, execution_arn: str, timeout: float = 900.0, poll: float = 1.0,
          progress: Any = None) -> dict[str, Any]:
-    """Poll an execution until it leaves RUNNING; ``progress(elapsed_seconds)`` is called each poll."""
+    """Wait for a cycle started by :func:`run_now` to finish; ``progress(elapsed_seconds)`` each poll.
+
+    The channel's cycle record (found by the execution's name) says when the cycle finished, for Standard
+    and Express state machines alike; ``DescribeExecution`` (Standard only) adds the execution's own status
+    and catches executions that ended before opening a cycle (another cycle was running).
+    Returns ``{"status", "execution_status", "cycle", "error", "cause"}``; ``status`` is the cycle's
+    (SUCCEEDED, HELD, FAILED), else the execution's, else ``TIMEOUT``.
+    """
     import time
 
+    from hepde.ops.aws import AWSAccessError
+    from hepde.ops.history import cycle_records
+
+    name = execution_arn.rsplit(":", 1)[-1]
+    describable = True
     started = time.time()
     while True:
-        d = ctx.executions.describe(execution_arn)
-        if d["status"] != "RUNNING":
-            return d
+        record = next((r for r in cycle_records(ctx.store, channel, 5)
+                       if str(r.get("execution_id") or "").endswith(f":{name}")), None)
+        desc: dict[str, Any] = {}
+        if describable:
+            try:
+                desc = ctx.executions.describe(execution_arn)
+            except AWSAccessError:  # an Express state machine: executions cannot be described
+                describable = False
+        execution_status = desc.get("status")
+        error = (record or {}).get("error") or {}
+        if record is not None and record.get("status") in FINAL:
+            return {"status": record["status"], "execution_status": execution_status,
+                    "cycle": int(record["generation"]), "error": error.get("error") or desc.get("error"),
+                    "cause": error.get("cause") or desc.get("cause")}
+        if execution_status not in (None, "RUNNING") and (record is None or execution_status != "SUCCEEDED"):
+            return {"status": execution_status, "execution_status": execution_status,
+                    "cycle": int(record["generation"]) if record else None, "error": desc.get("error"),
+                    "cause": desc.get("cause")}
         elapsed = time.time() - started
         if elapsed > timeout:
-            return d
+            return {"status": "TIMEOUT", "execution_status": execution_status,
+                    "cycle": int(record["generation"]) if record else None, "error": None,
+                    "cause": f"not finished after {timeout:g} s"}
         if progress is not None:
             progress(elapsed)
         time.sleep(poll)
