@@ -90,3 +90,18 @@ def test_the_original_paths_resolve():
     assert resolve("decisionengine_modules.glideinwms.transforms.gwms_to_aws_data", "transform") is AWSFactoryEntryData
     assert resolve("decisionengine_modules.glideinwms.publishers.gwms_to_aws_data", "publisher",
                    "AWSFactoryEntryDataPublisher") is AWSFactoryEntryDataPublisher
+
+
+def test_the_glideinwms_sources_factory_entries_shape_works():
+    entries_mod = pytest.importorskip("hepde.modules.glideinwms.entries", reason="the glideinwms modules are not there")
+    from hepde.datablock.codec import decode, encode
+    from hepde.modules.cloud.gce.transforms import gce_figures
+
+    flat = pd.DataFrame(AWS_ENTRIES + [_entry("G1", "CMS", "", "", 10, grid="condor")])
+    frame = decode(*encode(entries_mod.by_type(flat)))  # as the HTC channel's source stores it
+    out = AWSFactoryEntryData({}).transform({"Factory_Entries": frame})
+    assert len(out["aws_instance_limits"]) == 5
+    perf = pd.DataFrame([{"EntryName": "x", "InstanceType": "n1", "AvailabilityZone": "z", "OnDemandPrice": 1.0,
+                          "PerfTtbarTotal": 1.0}])
+    _, fom = gce_figures(perf, frame, pd.DataFrame())  # no GCE rows: worst value, no KeyError
+    assert fom["FigureOfMerit"].tolist() == [1.7976931348623157e308]
