@@ -120,3 +120,28 @@ def test_ops_run_now_while_a_cycle_runs_is_refused_and_reported(deployment, caps
         assert "FAILED" in out and "CycleInProgressError" in out
     finally:
         store.release_lease(cycle_lease("example"), "arn:other-execution")
+
+
+def test_ops_status_from_a_known_inventory_lists_nothing(deployment):
+    """The API Lambda knows its channels and sources (template environment): no List* calls needed."""
+    from hepde.ops.context import OpsContext
+
+    cloud = deployment.cloud
+
+    class NoListing:
+        def __init__(self, client):
+            self.client = client
+
+        def __getattr__(self, name):
+            if name.startswith("list_") or name == "get_paginator":
+                raise AssertionError(f"{name} called")
+            return getattr(self.client, name)
+
+    ctx = OpsContext.from_clients(cloud.store(), events=NoListing(cloud.client("events")),
+                                  sfn=NoListing(cloud.client("stepfunctions")), logs=cloud.client("logs"),
+                                  machines={"example": deployment.arns["example"]},
+                                  sources=["jobs_manifests", "startd_manifests"])
+    s = status(ctx)
+    assert [c["channel"] for c in s["channels"]] == ["example"] and s["channels"][0]["schedule"]["enabled"]
+    assert {x["source"] for x in s["sources"]} == {"jobs_manifests", "startd_manifests"}
+    assert control.run_now(ctx, "example")["execution_arn"].startswith("arn:aws:states:")

@@ -102,3 +102,9 @@ def layer_name(kind: str, stack: str = "hepde") -> str:
 def alarm_topic(stack: str = "hepde") -> str:
     """SNS topic every alarm notifies."""
     return f"{stack}-alarms"[:256]
+
+
+# -- the operations REST API (``hepde.ops.rest``, deployed by ``hepde.deploy.api_part``) ------------
+def rest_api_name(stack: str = "hepde") -> str:
+    """The API Gateway REST API of the operations API (its function is ``function_name("api")``)."""
+    return f"{stack}-operations-api"

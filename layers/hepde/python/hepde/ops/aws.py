@@ -81,11 +81,19 @@ class Schedule:
 
 
 class Schedules:
-    """EventBridge schedule rules of channels (``<stack>-cycle-<channel>``) and sources (``<stack>-source-<key>``)."""
+    """EventBridge schedule rules of channels (``<stack>-cycle-<channel>``) and sources (``<stack>-source-<key>``).
 
-    def __init__(self, events_client: Any, stack: str = "hepde") -> None:
+    ``channels``/``sources``: the deployment's known names (the API Lambda gets them from its template);
+    rules are then described one by one (``events:DescribeRule`` on their ARNs) instead of listed
+    (``events:ListRules`` takes no resource, so a least-privilege role cannot have it).
+    """
+
+    def __init__(self, events_client: Any, stack: str = "hepde", *, channels: list[str] | None = None,
+                 sources: list[str] | None = None) -> None:
         self.events = events_client
         self.stack = stack
+        self.known_channels = channels
+        self.known_sources = sources
 
     def _describe(self, rule: str) -> Schedule | None:
         with guard(f"reading EventBridge rule {rule}"):
@@ -116,11 +124,15 @@ class Schedules:
 
     def source_rules(self) -> dict[str, Schedule]:
         """Shared-source schedules by (safe) source key."""
+        if self.known_sources is not None:
+            return {naming.safe(k): s for k in self.known_sources if (s := self.source(k)) is not None}
         prefix = f"{self.stack}-source-"
         return {r["Name"][len(prefix):]: Schedule(r["Name"], r.get("State") == "ENABLED", r.get("ScheduleExpression"))
                 for r in self._rules(prefix)}
 
     def channel_rules(self) -> dict[str, Schedule]:
+        if self.known_channels is not None:
+            return {naming.safe(c): s for c in self.known_channels if (s := self.channel(c)) is not None}
         prefix = f"{self.stack}-cycle-"
         return {r["Name"][len(prefix):]: Schedule(r["Name"], r.get("State") == "ENABLED", r.get("ScheduleExpression"))
                 for r in self._rules(prefix)}
@@ -140,15 +152,22 @@ class Schedules:
 
 # ------------------------------------------------------------------------------------------------
 class Executions:
-    """The channels' Step Functions state machines (``<stack>-de-<channel>``) and their executions."""
+    """The channels' Step Functions state machines (``<stack>-de-<channel>``) and their executions.
 
-    def __init__(self, sfn_client: Any, stack: str = "hepde") -> None:
+    ``machines``: channel -> state machine ARN, when known (the API Lambda's template passes them), so
+    ``states:ListStateMachines`` (no resource-level permission) is not needed.
+    """
+
+    def __init__(self, sfn_client: Any, stack: str = "hepde", *, machines: dict[str, str] | None = None) -> None:
         self.sfn = sfn_client
         self.stack = stack
+        self.known = machines
         self._machines: dict[str, str] | None = None
 
     def machines(self) -> dict[str, str]:
         """Deployed channels: channel name -> state machine ARN."""
+        if self.known is not None:
+            return {naming.safe(c): arn for c, arn in self.known.items()}
         if self._machines is None:
             prefix = f"{self.stack}-de-"
             found: dict[str, str] = {}

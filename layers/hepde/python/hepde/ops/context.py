@@ -20,8 +20,13 @@ class OpsContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_clients(cls, store: DataBlockStore, *, events: Any, sfn: Any, logs: Any, stack: str = "hepde") -> OpsContext:
-        return cls(store, Schedules(events, stack), Executions(sfn, stack), LogReader(logs, stack), stack)
+    def from_clients(cls, store: DataBlockStore, *, events: Any, sfn: Any, logs: Any, stack: str = "hepde",
+                     machines: dict[str, str] | None = None, sources: list[str] | None = None) -> OpsContext:
+        """``machines`` (channel -> state machine ARN) and ``sources`` (scheduled source keys): the
+        deployment's inventory when known, so nothing has to be listed (see :class:`Schedules`)."""
+        channels = sorted(machines) if machines is not None else None
+        return cls(store, Schedules(events, stack, channels=channels, sources=sources),
+                   Executions(sfn, stack, machines=machines), LogReader(logs, stack), stack)
 
     @classmethod
     def for_embedded(cls, cloud: Any, stack: str = "hepde") -> OpsContext:
@@ -35,8 +40,11 @@ class OpsContext:
 
         Table and bucket: ``DE_TABLE_NAME``/``DE_BUCKET_NAME`` if set; else the table named after the stack
         and the bucket from the stack's ``ProductsBucketName`` output (CloudFormation), falling back to
-        ``<stack>-products``.
+        ``<stack>-products``.  ``DE_CHANNELS`` (JSON: channel -> state machine ARN) and ``DE_SOURCES``
+        (comma-separated scheduled source keys), set in the API function by the template, replace listing.
         """
+        import json
+
         import boto3
 
         from hepde.datablock.dynamo import DynamoDataBlockStore
@@ -65,5 +73,7 @@ class OpsContext:
                 pass  # no stack outputs readable: the conventional name
         host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
         store = DynamoDataBlockStore(os.environ.get("DE_TABLE_NAME") or table_name(stack), bucket, region=region, host=host)
+        machines = json.loads(os.environ["DE_CHANNELS"]) if os.environ.get("DE_CHANNELS") else None
+        sources = [k for k in os.environ.get("DE_SOURCES", "").split(",") if k] if "DE_SOURCES" in os.environ else None
         return cls.from_clients(store, events=session.client("events"), sfn=session.client("stepfunctions"),
-                                logs=session.client("logs"), stack=stack)
+                                logs=session.client("logs"), stack=stack, machines=machines, sources=sources)
