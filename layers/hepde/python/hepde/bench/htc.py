@@ -38,14 +38,23 @@ PRODUCTION_RULES = {
 }
 
 
-def original_frontend_config(frontend: dict[str, Any]) -> dict[str, Any]:
-    """The original's ``de_frontend_config`` dict for a frontend description (what configure_gwms_frontend wrote)."""
+def original_frontend_config(frontend: dict[str, Any], files: Path | None = None) -> dict[str, Any]:
+    """The original's ``de_frontend_config`` dict for a frontend description (what configure_gwms_frontend wrote).
+
+    The original reads credentials from local files: ``package://``/``s3://`` ones are copied into ``files``.
+    """
     from hepde.modules.glideinwms.frontend import Frontend
+    from hepde.modules.tables import read_bytes
 
     fe = Frontend.from_value(frontend)
     groups = {}
     for name in fe.description.groups:
         g = fe.group(name)
+        for c in g.credentials:
+            if files is not None and "://" in c.absfname:
+                local = files / Path(c.absfname).name
+                local.write_bytes(read_bytes(c.absfname))
+                c.absfname = str(local)
         creds = [c.absfname for c in g.credentials]
         groups[name] = {
             "workdir": "/tmp", "web_url": g.web_url, "security_name": g.security_name,
@@ -84,7 +93,7 @@ def write_input(workload, directory: Path) -> Path:
         "grid_fom": {"price_performance": 0.9},
         "requests": {"accounting_group": "cms", "job_filter": "ClusterId > 0"},
         "frontend": workload.frontend,
-        "de_frontend_config": original_frontend_config(workload.frontend),
+        "de_frontend_config": original_frontend_config(workload.frontend, directory),
     }
     (directory / "config.json").write_text(json.dumps(config, indent=1))
     return directory

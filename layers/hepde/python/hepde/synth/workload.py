@@ -186,6 +186,7 @@ def generate(jobs: int = 150_000, slots: int = 100_000, entries: int = 500, seed
         # the attribute spellings the original's code looks up (count_glidein_slots and append_running_on)
         "GLIDECLIENT_NAME": client, "GLIDEIN_Entry_Name": en, "GLIDEIN_ENTRY_NAME": en, "GLIDEIN_Name": "gfactory_instance",
         "GLIDEIN_FACTORY": "OSG", "GLIDEIN_Factory": "OSG", "GLIDEIN_Schedd": f"schedd_glideins2@{FACTORY}:9618",
+        "GLIDEIN_Site": e_df["GLIDEIN_Site"].to_numpy(dtype=object)[e_pick],
         "GLIDEIN_CredentialIdentifier": "", "GLIDEIN_GridType": e_df["GLIDEIN_GridType"].to_numpy(dtype=object)[e_pick],
         "CollectorHost": "pool.example.org", "CollectorHosts": "pool.example.org",
     })

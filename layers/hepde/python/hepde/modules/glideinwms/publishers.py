@@ -110,7 +110,7 @@ class _Advertising(Publisher):
             import classad2
             import htcondor2 as htcondor
         except ImportError as exc:
-            raise AdvertiseError("the HTCondor bindings are not installed (pip install 'hepde-serverless[htcondor]'); "
+            raise AdvertiseError("the HTCondor bindings are not installed (pip install 'hepde-serverless[bridge]'); "
                                  "in AWS use advertise_via: 'bridge'") from exc
         import os
 
@@ -225,6 +225,10 @@ class GlideinWMSManifests(_Advertising):
 
     def publish(self, data_block) -> PublishResult:
         gated = self.gated_requests(data_block)
+        if not gated.empty and "Name" in gated.columns:
+            # buckets of one group asking one entry make ads of the same Name: the collector keeps the last
+            # one (as with the original, which advertised them all); send and report exactly that one
+            gated = gated.drop_duplicates(subset="Name", keep="last").reset_index(drop=True)
         ads = frame_to_ads(gated.drop(columns=["EntryType", "GatedBy"])) if not gated.empty else []
         summary = self.advertise(ads)
         return PublishResult(summary=summary, requested=self._rows(gated, data_block.get("glidein_request_table")))

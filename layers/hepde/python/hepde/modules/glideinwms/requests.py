@@ -196,8 +196,8 @@ class PreparedSlots:
         key = "fe:" + frontend_name
         if key not in self._group_cache:
             prefix = frontend_name + "."
-            self._group_cache[key] = np.array([isinstance(c, str) and c.startswith(prefix) for c in self.client],
-                                              dtype=bool)
+            self._group_cache[key] = pd.Series(self.client, dtype=object).str.startswith(prefix).fillna(False) \
+                .to_numpy(dtype=bool)
         return self._group_cache[key]
 
 
@@ -219,18 +219,18 @@ def prepare_slots(slots: pd.DataFrame, partitionable_min_memory_mb: float = 2500
     total_slot_cpus = _num(slots, "TotalSlotCpus")
     cores = np.where(partitionable, total_slot_cpus, cpus)
     nondynamic_cores = np.where(nondynamic, cores, 0.0)
-    e, g, f = (_col(slots, a).to_numpy(dtype=object) for a in ("GLIDEIN_Entry_Name", "GLIDEIN_Name", "GLIDEIN_FACTORY"))
-    keys = np.array([f"{a}@{b}@{c}" if isinstance(a, str) and isinstance(b, str) and isinstance(c, str) else ""
-                     for a, b, c in zip(e, g, f, strict=True)], dtype=object) if n else np.array([], dtype=object)
-    uniq, codes = np.unique(keys.astype(str), return_inverse=True) if n else (np.array([], dtype=str), np.array([], dtype=int))
+    parts = [_col(slots, a).astype(object) for a in ("GLIDEIN_Entry_Name", "GLIDEIN_Name", "GLIDEIN_FACTORY")]
+    missing = parts[0].isna() | parts[1].isna() | parts[2].isna()
+    keys = (parts[0].astype(str) + "@" + parts[1].astype(str) + "@" + parts[2].astype(str)).where(~missing, "")
+    codes_arr, uniq = pd.factorize(keys.to_numpy(dtype=object))
     entry_names = {str(k): i for i, k in enumerate(uniq) if k}
-    codes = np.where(keys.astype(str) == "", -1, codes) if n else codes
+    codes = np.where(missing.to_numpy(dtype=bool), -1, codes_arr)
     # RunningOn of a job = entry@glidein@factory@factory_pool of the running slot it runs on
     re_, rg, rf = (_col(slots, a).to_numpy(dtype=object) for a in ("GLIDEIN_ENTRY_NAME", "GLIDEIN_Name", "GLIDEIN_Factory"))
     schedd = _col(slots, "GLIDEIN_Schedd").to_numpy(dtype=object)
-    running_on = np.array([
-        f"{a}@{b}@{c}@{str(s).split('@')[-1].split(':')[0]}" if r else None
-        for a, b, c, s, r in zip(re_, rg, rf, schedd, running, strict=True)], dtype=object) if n else np.array([], dtype=object)
+    running_on = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(running):
+        running_on[i] = f"{re_[i]}@{rg[i]}@{rf[i]}@{str(schedd[i]).split('@')[-1].split(':')[0]}"
     return PreparedSlots(
         frame=slots, client=_col(slots, "GLIDECLIENT_NAME").to_numpy(dtype=object), entry_code=codes.astype(int),
         entry_names=entry_names, cred=_col(slots, "GLIDEIN_CredentialIdentifier").astype(str).to_numpy(dtype=object),
@@ -287,8 +287,22 @@ class MatchCounts:
     none: dict[str, float]
 
 
-def _usable_idle(slots: PreparedSlots, where: np.ndarray, knobs: DecisionEngineKnobs, jobs: PreparedJobs,
-                 job_mask: np.ndarray) -> np.ndarray:
+def minimal_requirements(jobs: PreparedJobs, job_mask: np.ndarray) -> np.ndarray:
+    """The Pareto-minimal (cpus, memory, gpus) requests of the idle jobs in ``job_mask``: a slot fits some
+    idle job iff it fits one of these."""
+    idle_jobs = job_mask & jobs.type_masks["Idle"] & ~np.isnan(jobs.req_cpus)
+    if not idle_jobs.any():
+        return np.zeros((0, 3))
+    req = np.unique(np.column_stack([jobs.req_cpus[idle_jobs], jobs.req_mem[idle_jobs], jobs.req_gpus[idle_jobs]]),
+                    axis=0)
+    if len(req) > 2000:
+        return req
+    le = (req[:, None, :] <= req[None, :, :]).all(axis=2)  # le[j, i]: requirement j is no bigger than i
+    lt = (req[:, None, :] < req[None, :, :]).any(axis=2)
+    return req[~(le & lt).any(axis=0)]
+
+
+def _usable_idle(slots: PreparedSlots, where: np.ndarray, knobs: DecisionEngineKnobs, keep: np.ndarray) -> np.ndarray:
     """Idle slots among ``where`` that count as available capacity (FIX: no hard-coded Memory > 2500)."""
     if knobs.usable_idle_slots == "original":
         if knobs.partitionable_min_memory_mb == 2500.0:
@@ -301,18 +315,8 @@ def _usable_idle(slots: PreparedSlots, where: np.ndarray, knobs: DecisionEngineK
     idx = np.flatnonzero(cand)
     if not len(idx):
         return cand
-    idle_jobs = job_mask & jobs.type_masks["Idle"] & ~np.isnan(jobs.req_cpus)
-    if not idle_jobs.any():
+    if not len(keep):
         return np.zeros_like(cand)
-    req = np.unique(np.column_stack([jobs.req_cpus[idle_jobs], jobs.req_mem[idle_jobs], jobs.req_gpus[idle_jobs]]),
-                    axis=0)
-    # keep only the Pareto-minimal requirements: a slot fits some job iff it fits one of them
-    if len(req) <= 2000:
-        le = (req[:, None, :] <= req[None, :, :]).all(axis=2)  # le[j, i]: requirement j is no bigger than i
-        lt = (req[:, None, :] < req[None, :, :]).any(axis=2)
-        keep = req[~(le & lt).any(axis=0)]
-    else:
-        keep = req
     c, m, g = slots.cpus[idx], slots.memory[idx], slots.gpus[idx]
     fits = np.zeros(len(idx), dtype=bool)
     with np.errstate(invalid="ignore"):
@@ -439,18 +443,19 @@ class Bucket:
 def slot_stats(slots: PreparedSlots, where: np.ndarray, idle: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
     """Per-entry slot counts (``count_glidein_slots``) for the entry codes ``codes`` (-1: none)."""
     size = max(len(slots.entry_names), 1)
-    ec = slots.entry_code
+    pos = np.flatnonzero(where & (slots.entry_code >= 0))
+    ec = slots.entry_code[pos]
 
-    def count(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        sel = mask & where & (ec >= 0)
-        return np.bincount(ec[sel], weights=None if weights is None else weights[sel], minlength=size)
+    def count(mask: np.ndarray | None, weights: np.ndarray | None = None) -> np.ndarray:
+        sel = np.ones(len(pos), dtype=bool) if mask is None else mask[pos]
+        return np.bincount(ec[sel], weights=None if weights is None else weights[pos][sel], minlength=size)
 
     per_code = {
-        "Total": count(np.ones_like(where)),
+        "Total": count(None),
         "Idle": count(idle),
         "Running": count(slots.running) - count(slots.running_p),
         "Failed": count(slots.failed),
-        "TotalCores": count(np.ones_like(where), slots.nondynamic_cores),
+        "TotalCores": count(None, slots.nondynamic_cores),
         "IdleCores": count(idle, np.nan_to_num(slots.cpus)),
         "RunningCores": count(slots.running & ~slots.partitionable, np.nan_to_num(slots.cpus)),
     }
@@ -472,11 +477,13 @@ def compute_bucket(group: GroupSettings, job_filter: str, matched_entries: pd.Da
     group_where = slots.group_mask(g.client_name)
     fe_where = slots.frontend_mask(g.frontend_name)
     all_where = np.ones(len(slots.frame), dtype=bool)
-    idle_group = _usable_idle(slots, group_where, knobs, jobs, job_mask)
+    keep = minimal_requirements(jobs, job_mask) if knobs.usable_idle_slots == "fits_queued_jobs" else np.zeros((0, 3))
+    idle_all = _usable_idle(slots, all_where, knobs, keep)
+    idle_group = idle_all & group_where
     totals = GroupTotals(
         total=int(group_where.sum()), idle=int(idle_group.sum()),
-        fe_total=int(fe_where.sum()), fe_idle=int(_usable_idle(slots, fe_where, knobs, jobs, job_mask).sum()),
-        global_total=len(slots.frame), global_idle=int(_usable_idle(slots, all_where, knobs, jobs, job_mask).sum()),
+        fe_total=int(fe_where.sum()), fe_idle=int((idle_all & fe_where).sum()),
+        global_total=len(slots.frame), global_idle=int(idle_all.sum()),
     )
     codes = np.array([slots.entry_names.get(n, -1) for _, n in bucket.glideids], dtype=int)
     stats = slot_stats(slots, group_where, idle_group, codes)
@@ -493,10 +500,10 @@ def compute_bucket(group: GroupSettings, job_filter: str, matched_entries: pd.Da
         if ok.any():
             ro = pd.Series(slots.running_on[s[ok]])
             gid = pd.Series(jobs.glidein_id[ridx[ok]])
-            job_counts = ro.value_counts()
+            job_counts = ro.value_counts().to_dict()
             known = gid.notna()
-            distinct = pd.DataFrame({"ro": ro[known], "gid": gid[known]}).groupby("ro")["gid"].nunique()
-            unknown = ro[~known].value_counts()
+            distinct = pd.DataFrame({"ro": ro[known], "gid": gid[known]}).groupby("ro")["gid"].nunique().to_dict()
+            unknown = ro[~known].value_counts().to_dict()
             for i, (pool, name) in enumerate(bucket.glideids):
                 key = f"{name}@{pool.split(':')[0]}"
                 real_jobs[i] = int(job_counts.get(key, 0))

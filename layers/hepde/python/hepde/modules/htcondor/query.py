@@ -1,7 +1,7 @@
 """Where HTCondor ads come from: one small interface, two adapters.
 
 * :class:`BindingsAdSource` queries schedds and collectors through the real ``htcondor2`` bindings
-  (``pip install 'hepde-serverless[htcondor]'``); it is what runs on-prem, in the condor bridge or in
+  (``pip install 'hepde-serverless[bridge]'``); it is what runs on-prem, in the condor bridge or in
   a Decision Engine that can reach the pool.
 * :class:`SnapshotAdSource` reads the newest snapshot the bridge uploaded (:mod:`hepde.snapshots`);
   it is what runs in AWS, where a Lambda cannot reach an on-prem collector.
@@ -95,7 +95,7 @@ class BindingsAdSource:
                 import htcondor  # type: ignore[no-redef]
             except ImportError as exc:
                 raise QueryError(
-                    "the HTCondor Python bindings are not installed (pip install 'hepde-serverless[htcondor]'); "
+                    "the HTCondor Python bindings are not installed (pip install 'hepde-serverless[bridge]'); "
                     "in AWS set 'snapshot_location' to read the snapshots the condor bridge uploads"
                 ) from exc
         return htcondor
