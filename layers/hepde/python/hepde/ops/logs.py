@@ -91,7 +91,7 @@ def cycle_logs(ctx: OpsContext, channel: str, cycle: int | None = None, *, level
             "group": group,
             "stream": ev.get("logStreamName"),
             "level": lvl,
-            "message": doc.get("message", "") if doc else ev.get("message", "").rstrip(),
+            "message": _message(doc) if doc else ev.get("message", "").rstrip(),
             "fields": {k: v for k, v in (doc or {}).items() if k not in ("message", "level", "timestamp")},
         })
     events.sort(key=lambda e: (e["time"], e["group"]))
@@ -109,3 +109,12 @@ def _plain_level(message: str) -> str | None:
     if head.startswith("[") and "]" in head[:12]:
         return head[1:head.index("]")]
     return None
+
+
+def _message(doc: dict[str, Any]) -> str:
+    """A JSON log line's text; the Lambda runtime's JSON platform records (``platform.start`` ...) have none."""
+    if doc.get("message") not in (None, ""):
+        return str(doc["message"])
+    if doc.get("type"):
+        return f"{doc['type']} {json.dumps(doc.get('record'), default=str)}"
+    return json.dumps(doc, default=str)
