@@ -52,8 +52,8 @@ CHANNEL_ATTR = "HepdeChannel"
 NODES_ATTR = "HepdeNodes"
 STAMPED_ATTRS = (KEY_ATTR, TARGET_ATTR, ROUTE_ATTR, CHANNEL_ATTR)
 
-#: DataBlock record kinds (namespace ``channel:<channel>``, ident = the action key)
-SENT_RECORD = "bridge_action"  # written by the publisher before sending: what was asked
+#: DataBlock record kinds (namespace ``channel:<channel>``, ident :func:`record_ident`)
+SENT_RECORD = "bridge_action"  # written by the publisher: what was asked, and whether it was sent
 RESULT_RECORD = "bridge_result"  # written by the bridge: what happened
 
 #: result statuses.  ``done``/``already_done``: the effect exists, exactly once.  ``failed``,
@@ -84,6 +84,11 @@ def idempotency_key(channel: str, generation: int, *parts: Any) -> str:
     """A deterministic key for one action of one decision: same decision → same key."""
     text = json.dumps([channel, int(generation), *[str(p) for p in parts]], separators=(",", ":"))
     return f"de-{hashlib.sha256(text.encode()).hexdigest()[:40]}"
+
+
+def record_ident(created_at: float, key: str) -> str:
+    """Ident of an action's DataBlock records: ordered by the action's creation time, then key."""
+    return f"{int(max(0.0, created_at) * 1000):015d}-{key}"
 
 
 def check_classad_expression(expr: str, what: str = "expression") -> str:
@@ -277,6 +282,8 @@ class ActionResult(BaseModel):
     kind: str = ""
     channel: str = ""
     generation: int = 0
+    #: the action's ``created_at`` (orders the result records with the sent ones)
+    created_at: float = 0.0
     status: Literal["done", "already_done", "failed", "expired", "dead_lettered", "unknown"]
     detail: str = ""
     #: jobs created (submit) or affected (remove/hold/release); ads advertised

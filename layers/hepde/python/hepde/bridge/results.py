@@ -1,7 +1,7 @@
 """Where the bridge reports action results.
 
 * :class:`DataBlockResults` — a ``bridge_result`` record per action in the channel's DataBlock
-  namespace (``channel:<channel>``, ident = the action key), next to the ``bridge_action`` record
+  namespace (``channel:<channel>``, ident ``<created ms>-<key>``), next to the ``bridge_action`` record
   the publisher wrote when it sent the action.  The channel's ``BridgeActionLog`` source reads both,
   so the next cycle knows which requests were carried out, failed or are still in flight.
 * :class:`QueueResults` — one JSON message per result on the reply queue, for other consumers.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from hepde.actions import RESULT_RECORD, ActionResult
+from hepde.actions import RESULT_RECORD, ActionResult, record_ident
 from hepde.bridge.sqs import SqsQueue
 from hepde.errors import DEError
 
@@ -40,8 +40,8 @@ class DataBlockResults:
         if not result.channel:
             return  # a message so malformed that its channel is unknown: the dead-letter queue has it
         try:
-            self.store.put_record(channel_namespace(result.channel), RESULT_RECORD, result.key,
-                                  result.model_dump(mode="json"))
+            self.store.put_record(channel_namespace(result.channel), RESULT_RECORD,
+                                  record_ident(result.created_at, result.key), result.model_dump(mode="json"))
         except Exception as exc:
             raise ResultsUnavailableError(f"cannot record result {result.key} in the DataBlock: {exc}") from exc
 

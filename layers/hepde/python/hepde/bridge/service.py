@@ -265,7 +265,7 @@ class Bridge:
 
     def _result(self, action: AnyAction, status: str, detail: str, **fields: Any) -> ActionResult:
         base = {"key": action.key, "kind": action.kind, "channel": action.channel, "generation": action.generation,
-                "status": status, "detail": detail, "bridge": self.name, "at": self.clock()}
+                "created_at": action.created_at, "status": status, "detail": detail, "bridge": self.name, "at": self.clock()}
         if isinstance(action, SubmitPilots):
             base.update(schedd=action.schedd, target=action.target, route=action.route)
         elif isinstance(action, ActOnPilots):
@@ -343,7 +343,8 @@ class Bridge:
         if not (isinstance(raw, dict) and key and isinstance(raw.get("channel"), str) and raw["channel"]):
             return None
         gen = raw.get("generation")
-        return ActionResult(key=key, kind=str(raw.get("kind", ""))[:32], channel=raw["channel"][:256],
+        created = raw.get("created_at")
+        return ActionResult(key=key, created_at=float(created) if isinstance(created, int | float) else 0.0, kind=str(raw.get("kind", ""))[:32], channel=raw["channel"][:256],
                             generation=gen if isinstance(gen, int) and gen >= 0 else 0, status=DEAD_LETTERED,
                             detail=reason, bridge=self.name, at=self.clock())
 

@@ -1,0 +1,161 @@
+"""Submission targets and the submit descriptions of their pilots.
+
+Two kinds, each a typed model (unknown keys are errors):
+
+* :class:`CETarget` (``kind: "htcondor_ce"``) — an HTCondor-CE such as FermiGrid's: one pilot is one
+  grid job ``grid_resource = condor <ce> <ce>:<port>`` asking for ``cores_per_pilot`` cores (also as
+  ``+xcount``), memory and ``+maxWallTime``, the attributes HTCondor-CE's job router reads;
+* :class:`BatchTarget` (``kind: "batch"``) — an HPC login node reached over SSH by the grid universe
+  ``batch`` type (``grid_resource = batch <system> <user>@<login>``): a pilot is one batch job of
+  ``nodes`` whole nodes with ``batch_queue``, ``batch_project`` and ``batch_runtime``; the node
+  geometry goes to blahp as ``+HostNumber`` (nodes), ``+SMPGranularity`` (cores per node),
+  ``+NodeNumber`` (total cores) and ``+WholeNodes``.  Cobalt (ALCF Theta) has no blahp script
+  upstream: the login node needs a site ``cobalt_submit.sh``/``cobalt_status.sh`` pair (see
+  ``docs/hpc-modes.md``).
+
+The bridge stamps the action key, target and route on every job; ``+HepdeNodes`` is set here so the
+planner can read a pilot's node count back from the queue snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from hepde.actions import NODES_ATTR
+from hepde.modules.base import ModuleParameters
+
+_LOGIN = r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+$"
+_HOST = r"^[A-Za-z0-9.-]+$"
+
+
+class _Target(ModuleParameters):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    enabled: bool = True
+    #: the bridge's logical schedd that submits this target's pilots
+    schedd: str = "pilots"
+    #: the pilot executable on the bridge host (the bridge allows only configured executables)
+    executable: str = "/usr/libexec/hepde/pilot.sh"
+    arguments: str = ""
+    walltime_minutes: int = Field(default=2880, ge=10, le=60 * 24 * 14)
+    #: pilots submitted to this target per cycle, at most
+    max_submit_per_cycle: int = Field(default=20, ge=0)
+    #: extra submit commands (``+DESIRED_Sites``, ``x509userproxy``...): no secrets, paths on the bridge host
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, str]) -> dict[str, str]:
+        from hepde.actions import FORBIDDEN_SUBMIT_COMMANDS
+
+        for k in v:
+            if k.lower() in FORBIDDEN_SUBMIT_COMMANDS or k.lower() in ("universe", "grid_resource", "executable"):
+                raise ValueError(f"'{k}' cannot be set in 'extra'")
+        return v
+
+
+class CETarget(_Target):
+    kind: Literal["htcondor_ce"]
+    ce: str = Field(pattern=_HOST)
+    port: int = Field(default=9619, ge=1, le=65535)
+    cores_per_pilot: int = Field(default=8, ge=1)
+    memory_per_pilot_mb: int = Field(default=16000, ge=1)
+    #: pilots waiting in the CE (idle) at once, at most
+    max_idle_pilots: int = Field(default=50, ge=0)
+    #: pilots (idle + running) at once, at most
+    max_pilots: int = Field(default=500, ge=0)
+
+    @property
+    def nodes(self) -> int:
+        return 1
+
+    @property
+    def pilot_cores(self) -> int:
+        return self.cores_per_pilot
+
+    @property
+    def grid_resource(self) -> str:
+        return f"condor {self.ce} {self.ce}:{self.port}"
+
+    def description(self, nodes: int = 1) -> dict[str, str]:
+        return {
+            "universe": "grid",
+            "grid_resource": self.grid_resource,
+            "executable": self.executable,
+            **({"arguments": self.arguments} if self.arguments else {}),
+            "request_cpus": str(self.cores_per_pilot),
+            "request_memory": str(self.memory_per_pilot_mb),
+            "+xcount": str(self.cores_per_pilot),
+            "+maxMemory": str(self.memory_per_pilot_mb),
+            "+maxWallTime": str(self.walltime_minutes),
+            f"+{NODES_ATTR}": "1",
+            **self.extra,
+        }
+
+
+class BatchTarget(_Target):
+    kind: Literal["batch"]
+    batch_system: Literal["pbs", "slurm", "cobalt", "lsf", "sge"]
+    #: ``user@login-host`` of the SSH (remote GAHP) connection; keys are the bridge host's, never here
+    login: str = Field(pattern=_LOGIN)
+    queue: str = Field(min_length=1)
+    project: str = Field(min_length=1)
+    cores_per_node: int = Field(ge=1)
+    memory_per_node_mb: int = Field(default=0, ge=0)
+    max_nodes_per_job: int = Field(default=1, ge=1)
+    #: nodes of one pilot for ordinary (non-MPI) jobs
+    nodes_per_pilot: int = Field(default=1, ge=1)
+    mpi_capable: bool = False
+    #: the allocation (row of ``hpc_allocations``) this target charges; default: the project
+    allocation: str = ""
+    #: node-hours of the allocation never spent by this channel
+    allocation_reserve_node_hours: float = Field(default=0.0, ge=0)
+    #: batch jobs waiting in the batch queue at once, at most
+    max_queued_jobs: int = Field(default=10, ge=0)
+    #: batch jobs (queued + running) at once, at most
+    max_jobs: int = Field(default=50, ge=0)
+
+    @property
+    def nodes(self) -> int:
+        return self.nodes_per_pilot
+
+    @property
+    def pilot_cores(self) -> int:
+        return self.cores_per_node * self.nodes_per_pilot
+
+    @property
+    def allocation_key(self) -> str:
+        return self.allocation or self.project
+
+    @property
+    def grid_resource(self) -> str:
+        return f"batch {self.batch_system} {self.login}"
+
+    def node_hours(self, nodes: int) -> float:
+        return nodes * self.walltime_minutes / 60.0
+
+    def description(self, nodes: int = 0) -> dict[str, str]:
+        nodes = nodes or self.nodes_per_pilot
+        desc = {
+            "universe": "grid",
+            "grid_resource": self.grid_resource,
+            "executable": self.executable,
+            **({"arguments": self.arguments} if self.arguments else {}),
+            "batch_queue": self.queue,
+            "batch_project": self.project,
+            "batch_runtime": str(self.walltime_minutes * 60),
+            "+HostNumber": str(nodes),
+            "+SMPGranularity": str(self.cores_per_node),
+            "+NodeNumber": str(nodes * self.cores_per_node),
+            "+WholeNodes": "true",
+            f"+{NODES_ATTR}": str(nodes),
+            "+maxWallTime": str(self.walltime_minutes),
+        }
+        if self.memory_per_node_mb:
+            desc["request_memory"] = str(self.memory_per_node_mb)
+        desc.update(self.extra)
+        return desc
+
+
+Target = Annotated[CETarget | BatchTarget, Field(discriminator="kind")]
