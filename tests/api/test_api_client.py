@@ -81,3 +81,28 @@ def test_api_control(api):
     assert cloud.wait(body["execution_arn"])["status"] == "SUCCEEDED"
     assert client.post("/channels/nope/run-now").status_code == 404
     assert client.get("/no/such/route").status_code == 404
+
+
+def test_api_lambda_handler_serves_the_deployed_stack_from_its_environment(api, monkeypatch):
+    """functions/api/app.py as Lambda runs it: context from the environment the template sets."""
+    import importlib.util
+    import io
+
+    from hepde.ops import rest
+    from hepde.ops.wsgi import LambdaContextStub, event_from_environ
+
+    _, cloud, _ = api
+    arn = cloud.client("stepfunctions").list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    monkeypatch.setenv("DE_CHANNELS", json.dumps({"example": arn}))
+    monkeypatch.setenv("DE_SOURCES", "jobs_manifests,startd_manifests")
+    monkeypatch.setattr(rest, "_deployed", {})
+    spec = importlib.util.spec_from_file_location("hepde_function_api", ROOT / "functions" / "api" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    event = event_from_environ({"REQUEST_METHOD": "GET", "PATH_INFO": "/status", "QUERY_STRING": "",
+                                "wsgi.input": io.BytesIO()})
+    out = module.lambda_handler(event, LambdaContextStub())
+    assert out["statusCode"] == 200
+    body = json.loads(out["body"])
+    assert [c["channel"] for c in body["channels"]] == ["example"]
+    assert {s["source"] for s in body["sources"]} == {"jobs_manifests", "startd_manifests"}
