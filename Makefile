@@ -30,7 +30,7 @@ bench: $(STAMP)  ## benchmarks that print the figures issues ask for
 	$(VENV)/bin/de bench cycle channels/example.jsonnet
 
 template: $(STAMP)  ## regenerate template.yaml from the channel configs (a test fails when it is stale)
-	$(VENV)/bin/de deploy generate channels/*.jsonnet
+	$(VENV)/bin/de deploy generate --list infra/deployed-channels.txt
 
 local-deploy: $(STAMP)  ## sam build + sam deploy into MiniStack, then a scheduled cycle of the example channel
 	$(VENV)/bin/de deploy local --channel channels/example.jsonnet

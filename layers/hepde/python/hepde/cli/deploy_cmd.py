@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = p.add_subparsers(dest="deploy", metavar="WHAT")
 
     g = dsub.add_parser("generate", help="write template.yaml from channel configs (or --check it)")
-    g.add_argument("configs", nargs="+", metavar="CHANNEL_CONFIG")
+    g.add_argument("configs", nargs="*", metavar="CHANNEL_CONFIG")
+    g.add_argument("--list", metavar="FILE", help="read the channel configs from FILE, one per line (# comments)")
     g.add_argument("--out", default="template.yaml", help="template path (default template.yaml)")
     g.add_argument("--check", action="store_true", help="fail if the committed template differs from the generated one")
     g.add_argument("--workflow", choices=["EXPRESS", "STANDARD"], default=None,
@@ -71,12 +72,24 @@ def context_for(configs: list[str], root: Path, workflow: str | None = None, sta
     )
 
 
+def read_list(path: Path) -> list[str]:
+    """Channel config paths listed in ``path`` (relative to the folder holding ``path``'s parent: the project)."""
+    lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    return [line for line in lines if line]
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from hepde.deploy.template import generate
 
     out = Path(args.out)
     root = out.resolve().parent
-    text = generate(context_for(args.configs, root, args.workflow, args.standard, args.source_schedules))
+    configs = list(args.configs)
+    if args.list:
+        configs += [str(root / p) for p in read_list(Path(args.list))]
+    if not configs:
+        raise DEError("no channel configs: give CHANNEL_CONFIG paths or --list FILE")
+    args.configs = configs
+    text = generate(context_for(configs, root, args.workflow, args.standard, args.source_schedules))
     if args.check:
         if not out.is_file() or out.read_text() != text:
             print(f"{out} is out of date: run `de deploy generate {' '.join(args.configs)}` and commit it",
