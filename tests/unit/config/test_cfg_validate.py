@@ -293,7 +293,15 @@ def test_the_contrib_template_reports_its_unimplemented_modules_and_legacy_entry
     found = by_key(problems)
     assert [c.name for c in configs] == ["resource_request"]
     unimplemented = {k for k, m in found.items() if "has not re-implemented yet" in m}
-    assert unimplemented == {
+    # module families land one by one: a production module is "not re-implemented" until its alias exists
+    aliased = registry.all_aliases()
+    channel = configs[0]
+
+    def module_of(key: str) -> str:
+        section, name, _ = key.split(".")
+        return getattr(channel, section)[name].module
+
+    assert unimplemented == {k for k in {
         "sources.jobs_manifests.module",
         "sources.StartdManifestsSource.module",
         "sources.factoryglobal_manifests.module",
@@ -304,11 +312,11 @@ def test_the_contrib_template_reports_its_unimplemented_modules_and_legacy_entry
         "publishers.JobClusteringPublisher.module",
         "publishers.glideclientglobal_manifests.module",
         "publishers.glideclient_manifests.module",
-    }
+    } if module_of(k) not in aliased}
     # SourceProxy leftovers at entry level are unknown keys; inside EmptySource parameters they are accepted
     assert found["sources.StartdManifestsSource.max_attempts"].startswith("unknown key")
     assert found["sources.StartdManifestsSource.retry_timeout"].startswith("unknown key")
-    assert not [k for k in found if k.startswith(("sources.Factory_Entries", "sources.FigureOfMerit"))]
+    assert not [k for k in found if k.startswith(("sources.Factory_Entries.", "sources.FigureOfMerit"))]
     assert all(p.file == str(CONTRIB_CHANNEL) for p in problems)
 
 
