@@ -138,3 +138,20 @@ def test_stop_finishes_the_message_in_hand_and_returns_the_others_at_once(world)
     world.drain(restarted)
     assert world.accounting() == {"lost": 0, "duplicated": 0}
     assert restarted.health.document()["healthy"] is True
+
+
+def test_cloudwatch_metrics_for_the_dashboard(world):
+    import boto3
+
+    from hepde.bridge.cloudwatch import CloudWatchMetrics
+
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    world.send(submit_action(1), submit_action(2, executable="/bin/sh"))
+    bridge = world.bridge()
+    bridge.cloudwatch = CloudWatchMetrics(cw, "test")
+    bridge.run_once()
+    assert bridge.cloudwatch.flush() is True
+    metrics = {m["MetricName"]: m["Dimensions"] for m in cw.list_metrics(Namespace="HEPCloudDE")["Metrics"]}
+    assert set(metrics) == {"BridgeActionLatency", "BridgeActionFailures"}
+    assert {d["Name"]: d["Value"] for d in metrics["BridgeActionFailures"]} == {"bridge": "test",
+                                                                               "service": "decision-engine"}

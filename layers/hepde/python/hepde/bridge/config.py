@@ -119,8 +119,9 @@ class PollConfig(_Model):
 
 
 class RetryConfig(_Model):
-    #: attempts per action before it is dead-lettered (keep the queue's maxReceiveCount above this)
-    max_attempts: int = Field(default=6, ge=1, le=100)
+    #: attempts per action before the bridge gives up and dead-letters it with the reason; keep the
+    #: actions queue's redrive ``maxReceiveCount`` well above (SQS dead-letters without a reason)
+    max_attempts: int = Field(default=4, ge=1, le=100)
     base_delay: float = Field(default=10.0, gt=0)
     max_delay: float = Field(default=900.0, gt=0)
     #: backoff of the poll loop while SQS or the DataBlock is unreachable
@@ -148,6 +149,8 @@ class BridgeConfig(_Model):
     #: serve /healthz and /metrics on 127.0.0.1:<port> (0: off)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+    #: send BridgeActionLatency / BridgeActionFailures to CloudWatch (the deployment's dashboard)
+    cloudwatch_metrics: bool = False
     schedds: dict[str, ScheddConfig] = Field(default_factory=dict)
     collectors: dict[str, CollectorConfig] = Field(default_factory=dict)
     snapshots: list[SnapshotConfig] = Field(default_factory=list)

@@ -38,10 +38,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
-def _clients(config: BridgeConfig) -> tuple[Any, Any]:
+def _session(config: BridgeConfig) -> Any:
     import boto3
 
-    session = boto3.session.Session(region_name=config.region or None)
+    return boto3.session.Session(region_name=config.region or None)
+
+
+def _clients(config: BridgeConfig) -> tuple[Any, Any]:
+    session = _session(config)
     return session.client("sqs"), session.client("s3")
 
 
@@ -100,7 +104,13 @@ def _fake_condor(config: BridgeConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 def cmd_run(args: argparse.Namespace, config: BridgeConfig) -> int:
     sqs, s3 = _clients(config)
     schedds, collectors = _fake_condor(config) if args.fake_condor else (None, None)
-    bridge = build_bridge(config, sqs_client=sqs, s3_client=s3, schedds=schedds, collectors=collectors)
+    cloudwatch = None
+    if config.cloudwatch_metrics:
+        from hepde.bridge.cloudwatch import CloudWatchMetrics
+
+        cloudwatch = CloudWatchMetrics(_session(config).client("cloudwatch"), config.bridge)
+    bridge = build_bridge(config, sqs_client=sqs, s3_client=s3, schedds=schedds, collectors=collectors,
+                          cloudwatch=cloudwatch)
     server = None
     if config.metrics_port:
         from hepde.bridge.health import HealthServer

@@ -120,6 +120,8 @@ class Bridge:
         rng: Callable[[], float] = random.random,
         health_every: float = 5.0,
         housekeeping_every: float = 3600.0,
+        cloudwatch: Any = None,
+        cloudwatch_every: float = 60.0,
     ) -> None:
         self.config = config
         self.queue = queue
@@ -142,6 +144,9 @@ class Bridge:
         self._last_housekeeping = 0.0
         self.name = config.bridge
         self._created: dict[str, float] = {}
+        self.cloudwatch = cloudwatch
+        self.cloudwatch_every = cloudwatch_every
+        self._last_cloudwatch = self.clock()
 
     # -- the loop ----------------------------------------------------------------------------
     def stop(self) -> None:
@@ -158,6 +163,8 @@ class Bridge:
                 if delay:
                     self.stop_event.wait(delay)
         finally:
+            if self.cloudwatch is not None:
+                self.cloudwatch.flush()
             self.health.update(status="stopped")
             self._write_health(force=True)
             log.info("de-bridge %s stopped", self.name)
@@ -260,8 +267,11 @@ class Bridge:
                 UNKNOWN: "actions_unknown", EXPIRED: "actions_expired"}.get(result.status)
         if name:
             self.metrics.inc(name)
-        latency = max(0.0, result.at - self._created.pop(result.key, result.at))
+        latency = max(0.0, result.at - (result.created_at or self._created.get(result.key, result.at)))
+        self._created.pop(result.key, None)
         self.metrics.set("last_action_latency_seconds", latency)
+        if self.cloudwatch is not None:
+            self.cloudwatch.observe(latency, failed=result.status in (FAILED, UNKNOWN, DEAD_LETTERED))
 
     def _result(self, action: AnyAction, status: str, detail: str, **fields: Any) -> ActionResult:
         base = {"key": action.key, "kind": action.kind, "channel": action.channel, "generation": action.generation,
@@ -319,6 +329,8 @@ class Bridge:
         log.warning("dead-lettered message %s (key %s): %s", message.message_id, key, reason)
         if record:
             result = result or self._dead_result(message, reason, action)
+            if result is not None and self.cloudwatch is not None and result.status == DEAD_LETTERED:
+                self.cloudwatch.observe(max(0.0, result.at - result.created_at) if result.created_at else 0.0, True)
             if result is not None and action is not None:
                 existing = self.ledger.get(action.key)
                 if existing is None or not existing.final:
@@ -519,6 +531,9 @@ class Bridge:
 
     def _housekeeping(self) -> None:
         now = self.clock()
+        if self.cloudwatch is not None and now - self._last_cloudwatch >= self.cloudwatch_every:
+            self._last_cloudwatch = now
+            self.cloudwatch.flush()
         if now - self._last_housekeeping < self.housekeeping_every:
             return
         self._last_housekeeping = now
