@@ -66,7 +66,7 @@ def test_ops_channel_stop_start_and_run_now(deployment, capsys):
 
 def test_ops_unknown_channel_is_a_clear_error(deployment, capsys):
     with clisupport.use_context(deployment.ctx):
-        for argv in (["channel", "run-now", "nope"], ["channel", "stop", "nope"], ["history", "--channel", "nope"],
+        for argv in (["status", "--channel", "nope"], ["channel", "run-now", "nope"], ["channel", "stop", "nope"], ["history", "--channel", "nope"],
                      ["explain", "--channel", "nope"], ["logs", "--channel", "nope"]):
             assert main(argv) == 2, argv
             err = capsys.readouterr().err

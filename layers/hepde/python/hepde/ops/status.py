@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from hepde.datablock.api import source_namespace
+from hepde.errors import ChannelNotFoundError
 from hepde.naming import safe
 from hepde.ops.context import OpsContext
 from hepde.ops.history import cycle_records, summarize, trigger_of
@@ -101,7 +102,12 @@ def source_status(ctx: OpsContext, key: str, now: float | None = None) -> dict[s
 def status(ctx: OpsContext, channels: list[str] | None = None, now: float | None = None) -> dict[str, Any]:
     """The whole picture; ``channels`` limits it (default: every deployed channel)."""
     now = time.time() if now is None else now
-    names = channels if channels is not None else channel_names(ctx)
+    deployed = channel_names(ctx)
+    names = channels if channels is not None else deployed
+    unknown = [c for c in names if safe(c) not in deployed and not cycle_records(ctx.store, c, 1)]
+    if unknown:
+        raise ChannelNotFoundError(f"unknown channel(s) {', '.join(unknown)} in stack '{ctx.stack}' "
+                                   f"(deployed channels: {', '.join(deployed) or 'none'})")
     return {
         "stack": ctx.stack,
         "now": now,
