@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     loc.add_argument("--venv", default=".venv-ministack", help="MiniStack's own virtualenv (created if missing)")
     loc.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for the scheduled cycle")
     loc.add_argument("--keep", action="store_true", help="leave MiniStack running (prints the endpoint to use)")
+    loc.add_argument("--cycles", type=int, default=2, help="scheduled cycles to wait for (default 2)")
+    loc.add_argument("--all-schedules", action="store_true",
+                     help="enable every channel's and source's schedule (default: only this channel's and its sources')")
     loc.add_argument("--json", action="store_true", help="print the measured figures as JSON")
     loc.set_defaults(func=run_local)
 
@@ -108,6 +111,7 @@ def run_local(args: argparse.Namespace) -> int:
         report = deploy_and_run(
             template=Path(args.template), channel_config=Path(args.channel), stack=args.stack,
             port=args.port or None, venv=Path(args.venv), timeout=args.timeout, keep=args.keep,
+            cycles=args.cycles, all_schedules=args.all_schedules,
             progress=lambda msg: print(msg, file=sys.stderr, flush=True),
         )
     except LocalDeployError as exc:

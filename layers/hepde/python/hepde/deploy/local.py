@@ -156,6 +156,7 @@ class LocalReport:
     executions: list[dict[str, Any]] = field(default_factory=list)
     source_schedule_invocations: int = 0
     resources: int = 0
+    enabled_rules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -176,6 +177,8 @@ class LocalReport:
             f"  sam build            {self.build_seconds:6.1f} s",
             f"  sam deploy           {self.deploy_seconds:6.1f} s",
         ]
+        if self.enabled_rules:
+            lines.append(f"  schedules enabled    {', '.join(self.enabled_rules)}")
         if self.first_scheduled_start_seconds is not None:
             lines.append(f"  first scheduled cycle started {self.first_scheduled_start_seconds:.1f} s after the deploy")
         for e in self.executions:
@@ -213,9 +216,14 @@ def _report_lines(logs: Any, group: str) -> int:
 
 def deploy_and_run(*, template: Path, channel_config: Path, stack: str = "hepde", port: int | None = None,
                    venv: Path = Path(".venv-ministack"), timeout: float = 240.0, keep: bool = False,
-                   workdir: Path | None = None, cycles: int = 2,
+                   workdir: Path | None = None, cycles: int = 2, all_schedules: bool = False,
                    progress: Callable[[str], None] = lambda _msg: None) -> LocalReport:
-    """Deploy ``template`` into a fresh MiniStack and wait for ``cycles`` scheduled cycles of the channel."""
+    """Deploy ``template`` into a fresh MiniStack and wait for ``cycles`` scheduled cycles of the channel.
+
+    The stack is deployed with ``SchedulesEnabled=false``; then the channel's rule and its sources'
+    rules are enabled (every rule with ``all_schedules``), so a 2-core machine is not asked to
+    cold-start every channel's Lambdas at once.
+    """
     from hepde import naming
     from hepde.runtime.channel import prepare
 
@@ -241,9 +249,19 @@ def deploy_and_run(*, template: Path, channel_config: Path, stack: str = "hepde"
         progress("sam deploy ...")
         _run([sam_executable(), "deploy", "--template-file", str(build_dir / "template.yaml"), "--stack-name", stack,
               "--resolve-s3", "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND",
-              "--no-confirm-changeset", "--no-fail-on-empty-changeset", "--region", REGION],
+              "--no-confirm-changeset", "--no-fail-on-empty-changeset", "--region", REGION,
+              "--parameter-overrides", f"SchedulesEnabled={'true' if all_schedules else 'false'}"],
              env=env, cwd=build_dir, what="sam deploy")
         report.deploy_seconds = time.perf_counter() - t0
+        if not all_schedules:
+            events = cloud.client("events")
+            rules = [naming.channel_schedule_rule(channel.name, stack)]
+            rules += [naming.source_schedule_rule(key, stack) for key in channel.config.sources]
+            existing = {r["Name"] for r in events.list_rules(NamePrefix=f"{stack}-").get("Rules", [])}
+            for rule in rules:
+                if rule in existing:
+                    events.enable_rule(Name=rule)
+            report.enabled_rules = [r for r in rules if r in existing]
         deployed_at = time.time()
         cfn = cloud.client("cloudformation")
         report.resources = len(cfn.list_stack_resources(StackName=stack).get("StackResourceSummaries", []))
