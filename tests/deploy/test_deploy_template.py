@@ -158,6 +158,17 @@ def test_deploy_source_and_publisher_s3_locations_are_granted_per_bucket(tmp_pat
     assert src["SourceLocations"]["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:s3:::onprem-drop/queues/latest.csv*"}]
     pub = {s["Sid"]: s for s in pols["PublishFunction"]}
     assert pub["PublisherLocations"]["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:s3:::exports-bkt/*"}]
+    assert not any(s.get("Sid") == "ModuleSecrets" for st in pols.values() for s in st)
+
+
+def test_deploy_secrets_manager_references_are_granted_per_secret():
+    from hepde.deploy.core_part import _secret_arns, secret_refs
+
+    params = {"credentials": {"secrets_manager": "gce/sa-key", "key": "json"},
+              "accounts": [{"private_key": {"secrets_manager": "arn:aws:secretsmanager:us-east-1:1:secret:nersc-AbCdEf"}}]}
+    assert _secret_arns(secret_refs(params)) == [
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:gce/sa-key-??????",
+        "arn:aws:secretsmanager:us-east-1:1:secret:nersc-AbCdEf"]
 
 
 def test_deploy_datablock_table_has_ttl_pitr_and_encryption(doc):

@@ -67,6 +67,27 @@ def s3_locations(value: Any) -> list[str]:
     return found
 
 
+def secret_refs(value: Any) -> list[str]:
+    """Every ``{secrets_manager: "name or ARN"}`` reference in a module's parameters (hepde.modules.cloud.secrets)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if isinstance(value.get("secrets_manager"), str):
+            found.append(value["secrets_manager"])
+        for v in value.values():
+            found += secret_refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            found += secret_refs(v)
+    return found
+
+
+def _secret_arns(refs: list[str]) -> list[str]:
+    """Secret ARNs (a name matches its ARN's random 6-character suffix)."""
+    return sorted({r if r.startswith("arn:") else
+                   f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{r}-??????"
+                   for r in refs})
+
+
 def _s3_arns(locations: list[str]) -> list[str]:
     """Object ARNs for external locations (the products bucket is granted separately)."""
     arns = set()
@@ -99,6 +120,14 @@ def stage_statements(stage: str, ctx: DeployContext) -> list[dict[str, Any]]:
         if external:
             statements.append({"Sid": "SourceLocations", "Effect": "Allow", "Action": ["s3:GetObject"],
                                "Resource": [sub(a) for a in external]})
+    kind = {"source": "sources", "transform": "transforms", "publish": "publishers"}.get(stage)
+    entries = [e for cfg in ctx.configs() for e in (getattr(cfg, kind).values() if kind else [])]
+    if stage == "decide":
+        entries = [cfg.logicengine for cfg in ctx.configs() if cfg.logicengine is not None]
+    secrets = _secret_arns([r for e in entries for r in secret_refs(e.parameters)])
+    if secrets:
+        statements.append({"Sid": "ModuleSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                           "Resource": [r if r.startswith("arn:aws") else sub(r) for r in secrets]})
     if stage == "publish":
         external = _s3_arns([loc for cfg in ctx.configs() for e in cfg.publishers.values()
                              for loc in s3_locations(e.parameters)])
