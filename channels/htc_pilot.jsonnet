@@ -6,7 +6,8 @@
 //
 // Differences from the production template, on purpose: one producer of Factory_Entries (the
 // template's EmptySource stub and FactoryEntriesSource both produced it); the frontend description is
-// a parameter of the glidein-request transform instead of a de_frontend_config file.
+// a parameter of the glidein-request transform instead of a de_frontend_config file; source keys are
+// prefixed htc_ (sources are shared by key across channels: the example channel owns jobs_manifests).
 local snapshots = 'package://hepde/data/htc/snapshots';
 local frontend = import 'htc_glideinwms.libsonnet';
 local job_types = ['Production', 'Processing', 'Analysis', 'Merge'];
@@ -19,7 +20,7 @@ local classes = [
 ];
 {
   sources: {
-    jobs_manifests: {
+    htc_jobs_manifests: {
       module: 'decisionengine_modules.htcondor.sources.job_q',
       parameters: {
         collector_host: 'pool.example.org',
@@ -34,7 +35,7 @@ local classes = [
       },
       schedule: 60,
     },
-    StartdManifestsSource: {
+    htc_startd_manifests: {
       module: 'decisionengine_modules.htcondor.sources.slots',
       parameters: {
         collector_host: 'pool.example.org',
@@ -48,7 +49,7 @@ local classes = [
       },
       schedule: 320,
     },
-    FactoryEntriesSource: {
+    htc_factory_entries: {
       module: 'decisionengine_modules.glideinwms.sources.factory_entries',
       parameters: {
         factories: [{ collector_host: 'factory.example.org', classad_attrs: [],
@@ -60,7 +61,7 @@ local classes = [
       },
       schedule: 120,
     },
-    factoryglobal_manifests: {
+    htc_factory_global: {
       module: 'decisionengine_modules.glideinwms.sources.factory_global',
       parameters: {
         factories: [{ collector_host: 'factory.example.org', classad_attrs: [] }],
@@ -69,11 +70,11 @@ local classes = [
       },
       schedule: 300,
     },
-    GceFigureOfMerit: {
+    htc_gce_fom_stub: {
       module: 'decisionengine.framework.modules.EmptySource',
       parameters: { data_product_name: 'GCE_Figure_Of_Merit' },
     },
-    NerscFigureOfMerit: {
+    htc_nersc_fom_stub: {
       module: 'decisionengine.framework.modules.EmptySource',
       parameters: { data_product_name: 'Nersc_Figure_Of_Merit' },
     },

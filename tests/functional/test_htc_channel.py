@@ -54,7 +54,7 @@ def test_htc_pilot_requests_glideins_holds_on_an_empty_queue_and_rides_out_an_ou
     (tmp_path / "snapshots" / "job_queue" / SCHEDDS[0] / "LATEST.json").write_text("{broken")
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
     second = store.get_record(ns, CYCLE, gen_id(2))
-    assert "jobs_manifests" in second["source_errors"]
+    assert "htc_jobs_manifests" in second["source_errors"]
     rows2 = store.get_record(ns, DECISION, gen_id(2))["publishers"]["glideclient_manifests"]["requested"]
     assert rows2 == rows
 
