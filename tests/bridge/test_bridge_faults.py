@@ -269,6 +269,7 @@ def test_results_sink_down_keeps_results_and_reports_them_later(world):
     assert world.schedd.submit_calls == 1 and bridge.ledger.counts()["unreported"] == 0
 
 
+@pytest.mark.slow
 def test_chaos_random_kills_duplicates_refusals_and_lost_replies(world):
     """Many actions under every fault at random, seeded: nothing lost, nothing doubled."""
     rng = random.Random(20261125)
