@@ -44,7 +44,9 @@ def test_publishers_are_chained_in_rule_order_each_behind_a_choice(definition):
 
 def test_module_failures_are_caught_into_named_fail_states(definition):
     s = definition["States"]
-    assert s["Transforms level 1"]["Catch"][0]["Next"] == "RecordFailure"
+    # a transform's HoldCycleError holds the cycle; anything else (States.ALL, always last) fails it
+    assert [c["Next"] for c in s["Transforms level 1"]["Catch"]] == ["HoldCycleByTransform", "RecordFailure"]
+    assert s["Transforms level 1"]["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
     assert {c["StringEquals"] for c in s["WhichFailure?"]["Choices"]} >= {"TransformFailedError", "PublisherFailedError"}
     assert s["TransformFailed"] == {"Type": "Fail", "Error": "TransformFailedError", "CausePath": "$.error.Cause"}
 

