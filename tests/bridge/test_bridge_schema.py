@@ -76,3 +76,18 @@ def test_bridge_config_names_queues_and_rejects_secrets(tmp_path):
         parse_config({"bucket": "b", "schedds": {"p": {"executables": ["pilot.sh"]}}})
     with pytest.raises(BridgeConfigError, match="a slots snapshot names a 'collector'"):
         parse_config({"bucket": "b", "schedds": {"p": {}}, "snapshots": [{"kind": "slots", "schedd": "p"}]})
+
+
+def test_ads_are_chunked_to_fit_one_sqs_message_each():
+    from hepde.actions import chunk_ads
+    from hepde.bridge.sqs import MAX_MESSAGE_BYTES
+
+    ads = [{"Name": f"entry{i}@glidein@factory@fe.main", "GlideinEncParamSecurityClass": "x" * 3000} for i in range(300)]
+    chunks = chunk_ads(ads)
+    assert sum(len(c) for c in chunks) == 300 and len(chunks) == 5
+    for i, chunk in enumerate(chunks):
+        body = AdvertiseAds(key=f"de-0123456789abcd{i}", channel="htc", collector="factory", ad_type="glideclient",
+                            ads=chunk).model_dump_json()
+        assert len(body.encode()) <= MAX_MESSAGE_BYTES
+    with pytest.raises(ValueError, match="alone is"):
+        chunk_ads([{"Name": "huge", "X": "y" * 300_000}])

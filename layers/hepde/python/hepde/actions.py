@@ -76,6 +76,29 @@ MAX_SUBMIT_COUNT = 10_000
 AD_TYPES = ("glideclient", "glideclientglobal", "glideclientmonitor")
 
 
+#: bytes an action's ads may take so the message fits SQS's 256 KiB with room for the envelope
+ACTION_ADS_MAX_BYTES = 224 * 1024
+
+
+def chunk_ads(ads: list[dict[str, Any]], max_bytes: int = ACTION_ADS_MAX_BYTES) -> list[list[dict[str, Any]]]:
+    """Split ads into chunks whose JSON fits one action message (glideclient ads are KBs each)."""
+    chunks: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for ad in ads:
+        n = len(json.dumps(ad, separators=(",", ":"), default=str).encode()) + 1
+        if n > max_bytes:
+            raise ValueError(f"ad {ad.get('Name')!r} alone is {n} bytes, more than one message may carry ({max_bytes})")
+        if current and size + n > max_bytes:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(ad)
+        size += n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 class MalformedActionError(DEError):
     """A message is not a valid action of a supported schema version; the bridge dead-letters it."""
 
