@@ -86,9 +86,10 @@ def test_request_parameters_are_encrypted_with_the_factory_key():
     assert sym.decrypt_hex(gad["GlideinEncParamNumberOfCredentials"]) == b"1"
 
 
-def test_ads_go_to_the_bridge_as_advertise_actions():
+def test_ads_go_to_the_bridge_as_advertise_actions(monkeypatch):
     from hepde.actions import parse_action
 
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     block = decided({"allow_grid_requests": True})
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
@@ -97,9 +98,6 @@ def test_ads_go_to_the_bridge_as_advertise_actions():
         url = sqs.create_queue(QueueName=bridge_actions_queue("default", "hepde"))["QueueUrl"]
         pub = GlideinWMSManifests({"advertise_via": "bridge"}, channel_name="htc")
         pub.runtime = {"channel": "htc", "generation": 7}
-        import os
-
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         result = pub.publish(block)
         msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
         action = parse_action(msgs[0]["Body"])
