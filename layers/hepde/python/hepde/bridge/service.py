@@ -239,8 +239,13 @@ class Bridge:
             log.info("duplicate delivery of %s (%s): already %s", action.key, action.kind, entry.result.status)
             return self._report_and_delete(message, entry.result, "duplicate", reported=entry.reported)
         if action.expired(now) and (entry is None or not entry.tried or action.kind != "submit"):
-            result = self._result(action, EXPIRED, f"not carried out: expired at {action.expires_at:.0f} "
-                                  f"({now - float(action.expires_at or now):.0f} s ago)", attempts=entry.attempts if entry else 0)
+            ago = f"expired at {action.expires_at:.0f} ({now - float(action.expires_at or now):.0f} s ago)"
+            if entry is not None and entry.tried:  # an earlier attempt of an advertise/act may have taken effect
+                result = self._result(action, UNKNOWN, f"not carried out again: {ago}; an earlier attempt may have "
+                                      "taken effect", attempts=entry.attempts)
+            else:
+                result = self._result(action, EXPIRED, f"not carried out: {ago}",
+                                      attempts=entry.attempts if entry else 0)
             self.ledger.finish(action.key, action.kind, dig, result)
             return self._report_and_delete(message, result, "expired")
         entry = self.ledger.begin(action.key, action.kind, dig)
