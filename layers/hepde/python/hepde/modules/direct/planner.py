@@ -6,7 +6,8 @@ Inputs (products):
 * ``pilot_manifests`` + ``pilot_manifests_snapshot`` — the pilots the bridge's schedd holds (every pilot carries
   ``HepdeTarget``, ``HepdeRoute``, ``HepdeActionKey``, ``HepdeNodes``) and when that snapshot was taken;
 * ``bridge_actions`` — the submit actions this channel sent and what the bridge reported for them;
-* ``hpc_allocations`` — node-hours left per allocation (only when a batch target is configured).
+* ``hpc_allocations`` — node-hours left per allocation, columns ``allocation`` and ``node_hours_left``
+  (only when a batch target is configured; a target's allocation missing from it submits nothing).
 
 What counts as already provided for:
 
