@@ -40,12 +40,12 @@
     GLIDECLIENT_Rank: { value: '1', type: 'string', parameter: 'True', glidein_publish: 'False', job_publish: 'False' },
     USE_MATCH_AUTH: { value: 'True', type: 'string', parameter: 'True', glidein_publish: 'False', job_publish: 'False' },
   },
-  local group(extra={}) = {
+  local group(extra={}, limits={}) = {
     enabled: 'True',
-    config: {
+    config: limits + {
       idle_glideins_per_entry: { max: '100', reserve: '5' },
       idle_vms_per_entry: { curb: '5', max: '100' },
-      idle_vms_total: { curb: '2000', max: '10000' },
+      idle_vms_total: { curb: '2000', max: '10000' } + std.get(limits, 'idle_vms_total', {}),
       running_glideins_per_entry: { max: '10000', min: '0', relative_to_queue: '1.15' },
       running_glideins_total: { curb: '90000', max: '100000' },
       // new in this project (defaults shown): ramp-up, per-cycle caps, what an idle slot is
@@ -59,8 +59,9 @@
     },
   },
   groups: {
-    cms_main: group(),
-    cms_multicore: group({ max_new_idle_per_group: 200 }),
+    // the sample pool's small groups: a low idle curb and a per-cycle cap show limits being hit
+    cms_main: group(limits={ idle_vms_total: { curb: '20', max: '10000' } }),
+    cms_multicore: group({ max_new_idle_per_group: 8 }),
     cms_gpu: group({ max_new_idle_per_entry: 10 }),
     cms_hpc: group(),
   },

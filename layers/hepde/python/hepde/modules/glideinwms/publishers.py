@@ -260,4 +260,6 @@ class GlideinWMSManifests(_Advertising):
                 "limits_hit": limits,
                 "why": rec.get("GatedBy") or "",
             })
+        # what is asked for first, then by entry
+        rows.sort(key=lambda r: (-r["ReqIdleGlideins"], -r["ReqMaxGlideins"], str(r["entry"])))
         return rows

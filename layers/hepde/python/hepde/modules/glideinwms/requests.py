@@ -567,8 +567,9 @@ def apply_group_cycle_cap(table: pd.DataFrame, caps: dict[str, int | None]) -> p
     for group, cap in caps.items():
         if cap is None:
             continue
-        sel = table.index[table["Group"] == group]
-        order = table.loc[sel].sort_values(["FOM", "Name"], na_position="last").index
+        # only the request the factory ends up with counts: the last bucket's for each entry of the group
+        effective = table.loc[table["Group"] == group].drop_duplicates(subset=["Name"], keep="last")
+        order = effective.sort_values(["FOM", "Name"], na_position="last").index
         left = cap
         for idx in order:
             want = int(table.at[idx, "MinIdle"])
