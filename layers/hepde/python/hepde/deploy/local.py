@@ -274,8 +274,10 @@ def deploy_and_run(*, template: Path, channel_config: Path, stack: str = "hepde"
         deadline = time.time() + timeout
         while time.time() < deadline:
             report.executions = _executions(sfn, arns[0])
-            done = [e for e in report.executions if e["status"] != "RUNNING"]
-            if len(done) >= cycles:
+            running = [e for e in report.executions if e["status"] == "RUNNING"]
+            # refused starts (a cycle still running) end at once: wait for successes, or for nothing running
+            if len(report.succeeded) >= cycles or (report.executions and not running and
+                                                   len(report.executions) >= cycles):
                 break
             time.sleep(2)
         if report.executions and report.executions[0]["start"]:
