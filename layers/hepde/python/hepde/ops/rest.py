@@ -63,8 +63,8 @@ E503 = _err("the DataBlock (DynamoDB/S3) is unavailable; retry")
 #: API Gateway's own answer to an unsigned request or a principal without execute-api:Invoke
 E403 = {"description": "API Gateway (AWS_IAM auth): missing or invalid SigV4 signature, or not allowed",
         "content": {"application/json": {"schema": {"type": "object"}}}}
-READ = {403: E403, 404: E404, 502: E502, 503: E503}
-QUERY = {400: E400, **READ}
+READ = {400: E400, 403: E403, 404: E404, 502: E502, 503: E503}
+QUERY = READ
 
 
 SUMMARIES = {
@@ -176,7 +176,7 @@ def make_app(context: Callable[[], OpsContext]) -> APIGatewayRestResolver:
     def control_route(action: str, fn: Callable[[OpsContext, str], dict[str, Any]], status_code: int) -> None:
         @app.post(f"/channels/<channel>/{action}", summary=SUMMARIES[action], tags=["control"],
                   operation_id=f"post_channel_{action.replace('-', '_')}",
-                  responses={status_code: _ok(action), **READ})
+                  responses={status_code: _ok(action), **READ, **({409: E409} if action == "run-now" else {})})
         def handler(channel: Annotated[str, Path()]) -> Response[dict[str, Any]]:
             result = fn(context(), channel)
             log.info("channel %s: %s by %s", channel, action, caller())
