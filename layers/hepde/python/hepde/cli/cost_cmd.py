@@ -49,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
         print(head)
         print("=" * len(head))
         for k, v in e.lines.items():
-            print(f"  {k:<32} ${v:8.3f}")
+            print(f"  {k:<34} ${v:8.3f}")
         for label, value in (("running cycles (no observability)", e.running),
                              ("a channel more (marginal)", e.marginal),
                              ("per channel incl. shared share", e.total)):
             verdict = "within" if value <= GOAL_USD else "OVER"
-            print(f"  {label:<32} ${value:8.3f}   ({verdict} the ${GOAL_USD:g} goal)")
+            print(f"  {label:<34} ${value:8.3f}   ({verdict} the ${GOAL_USD:g} goal)")
         d = e.details
         print(f"  measured per cycle: {d['lambda_invocations_per_cycle']} Lambda invocations, "
               f"{d['lambda_seconds_per_cycle_measured']} s inside handlers {d['stage_seconds']}, "
