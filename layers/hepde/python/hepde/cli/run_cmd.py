@@ -41,6 +41,8 @@ class DeployedAWS:
 
         self.stack = stack
         self.sfn = boto3.client("stepfunctions")
+        self._types: dict[str, str] = {}
+        self._sync: dict[str, dict[str, Any]] = {}
 
     def state_machine(self, channel: str) -> str:
         from hepde.naming import state_machine_name
@@ -54,12 +56,25 @@ class DeployedAWS:
         raise ChannelNotFoundError(f"no deployed state machine '{wanted}' for channel '{channel}' (stack '{self.stack}')")
 
     def start(self, arn: str, input_: dict[str, Any] | None = None, name: str | None = None) -> str:
+        """Start a cycle.  Express state machines (the default deploy, ADR 8) have no DescribeExecution
+        in AWS, so they are run with StartSyncExecution and their result kept for :meth:`wait`."""
         import uuid
 
-        return self.sfn.start_execution(stateMachineArn=arn, name=name or f"cycle-{uuid.uuid4().hex[:12]}",
-                                        input=json.dumps(input_ or {}))["executionArn"]
+        name = name or f"cycle-{uuid.uuid4().hex[:12]}"
+        if self._type(arn) == "EXPRESS":
+            result = self.sfn.start_sync_execution(stateMachineArn=arn, name=name, input=json.dumps(input_ or {}))
+            self._sync[result["executionArn"]] = result
+            return result["executionArn"]
+        return self.sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(input_ or {}))["executionArn"]
+
+    def _type(self, arn: str) -> str:
+        if arn not in self._types:
+            self._types[arn] = self.sfn.describe_state_machine(stateMachineArn=arn).get("type", "STANDARD")
+        return self._types[arn]
 
     def wait(self, arn: str, timeout: float = 900.0) -> dict[str, Any]:
+        if arn in self._sync:
+            return self._sync.pop(arn)
         deadline = time.time() + timeout
         while True:
             desc = self.sfn.describe_execution(executionArn=arn)
