@@ -41,12 +41,15 @@ def _cycle(ctx: OpsContext, channel: str, cycle: int | None) -> dict[str, Any]:
 
 
 def _matches(message: str, execution_id: str) -> tuple[bool, dict[str, Any] | None]:
+    """Whether a line is *this* cycle's by its correlation fields.  A plain-text line that merely mentions
+    the id (another execution's "already running a cycle (execution X)") is not; plain lines of this
+    cycle are found through their request ids instead."""
     try:
         doc = json.loads(message)
     except ValueError:
-        return execution_id in message, None
+        return False, None
     if not isinstance(doc, dict):
-        return execution_id in message, None
+        return False, None
     ids = {doc.get("correlation_id"), doc.get("execution_arn"), doc.get("execution_id")}
     return execution_id in ids, doc
 

@@ -75,7 +75,9 @@ def check_query(query: str) -> Any:
     try:
         return parse_expression(f"df.query({query!r})")
     except ExpressionError as exc:
-        reason = exc.reason.replace("in query string ", "").replace("The following expression string could not be parsed: ", "")
+        reason = exc.reason
+        for prefix in (f"in query string {query!r}: ", "The following expression string could not be parsed: "):
+            reason = reason.removeprefix(prefix)
         raise BadQueryError(f"bad query {query!r}: {reason}") from None
 
 
