@@ -3,13 +3,11 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hepde.runtime import stages
-from hepde.runtime.lambda_support import logger, metrics, record_decision, store, tracer
+from hepde.runtime.lambda_support import logger, metrics, store, tracer
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    result = stages.decide(store(), stages.DecideRequest.model_validate(event))
-    record_decision(event["channel"], result)
-    return result
+    return stages.decide(store(), stages.DecideRequest.model_validate(event))

@@ -235,7 +235,7 @@ def test_deploy_dashboard_body_is_json_with_a_row_per_channel(ctx, doc):
     widgets = json.loads(re.sub(r"\$\{[^}]+\}", "X", body))["widgets"]
     titles = [w["properties"].get("title", "") for w in widgets]
     for ch in ctx.channels:
-        assert {f"{ch.name}: cycles", f"{ch.name}: cycle duration (s)", f"{ch.name}: requests by entry and provider",
+        assert {f"{ch.name}: cycles", f"{ch.name}: cycle duration (ms)", f"{ch.name}: requests by entry and provider",
                 f"{ch.name}: burn rate ($/h) by provider"} <= set(titles)
     assert "bridge: queue depth" in titles and "bridge: action latency (s)" in titles
 

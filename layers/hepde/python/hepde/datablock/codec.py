@@ -61,6 +61,7 @@ __all__ = [
     "ARROW_NDARRAY",
     "ENCODINGS",
     "JSON",
+    "JSON_DATAFRAME",
     "JSON_ZLIB",
     "PARQUET_DATAFRAME",
     "PARQUET_SERIES",
@@ -75,7 +76,13 @@ JSON_ZLIB: Final = "json+zlib"
 PARQUET_DATAFRAME: Final = "parquet/dataframe"
 PARQUET_SERIES: Final = "parquet/series"
 ARROW_NDARRAY: Final = "arrow/ndarray"
-ENCODINGS: Final = (JSON, JSON_ZLIB, PARQUET_DATAFRAME, PARQUET_SERIES, ARROW_NDARRAY)
+JSON_DATAFRAME: Final = "json/dataframe"
+ENCODINGS: Final = (JSON, JSON_ZLIB, PARQUET_DATAFRAME, PARQUET_SERIES, ARROW_NDARRAY, JSON_DATAFRAME)
+
+#: DataFrames of at most this many cells with plain columns are stored as column-wise JSON: a Parquet
+#: file's footer and pandas metadata make a 3x3 table ~3 KB (3 DynamoDB write units), JSON ~0.2 KB
+SMALL_FRAME_CELLS: Final = 2000
+_SMALL_FRAME_DTYPES: Final = frozenset({"int64", "int32", "float64", "float32", "bool", "object", "str"})
 
 SUPPORTED_TYPES: Final = (
     "pandas.DataFrame, pandas.Series, numpy.ndarray, and JSON values: dict (str keys), list, tuple, "
@@ -104,6 +111,9 @@ def encode(value: Any) -> tuple[str, bytes]:
     (e.g. a dict with non-string keys).
     """
     if isinstance(value, pd.DataFrame):
+        small = _encode_small_frame(value)
+        if small is not None:
+            return JSON_DATAFRAME, small
         return PARQUET_DATAFRAME, _encode_frame(value, {"kind": "dataframe"})
     if isinstance(value, pd.Series):
         frame = value.to_frame(name=_SERIES_FIELD)
@@ -212,6 +222,42 @@ def _decode_label(label: Any) -> Any:
 
 
 # -- DataFrame / Series --------------------------------------------------------------------------
+
+
+def _encode_small_frame(frame: pd.DataFrame) -> bytes | None:
+    """Column-wise JSON for a small frame of plain columns (default index, unique str names), else None."""
+    if frame.size > SMALL_FRAME_CELLS or not isinstance(frame.index, pd.RangeIndex):
+        return None
+    if frame.index.start != 0 or frame.index.step != 1 or frame.index.name is not None:
+        return None
+    labels = list(frame.columns)
+    if not labels or frame.columns.name is not None or not isinstance(frame.columns, pd.Index) \
+            or isinstance(frame.columns, pd.MultiIndex):
+        return None
+    if not all(type(c) is str for c in labels) or len(set(labels)) != len(labels):
+        return None
+    dtypes = [str(dt) for dt in frame.dtypes]
+    if not all(dt in _SMALL_FRAME_DTYPES for dt in dtypes):
+        return None
+    data = []
+    for name, dt in zip(labels, dtypes, strict=True):
+        column = frame[name]
+        if dt == "object" and infer_dtype(column, skipna=False) not in ("string", "empty"):
+            return None
+        if dt == "str" and column.isna().any():
+            return None
+        data.append(column.tolist())
+    doc = {"columns": labels, "dtypes": dtypes, "data": data}
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=True).encode("utf-8")
+
+
+def _decode_small_frame(data: bytes) -> pd.DataFrame:
+    doc = json.loads(data)
+    columns = {
+        name: pd.Series(values, dtype=dtype)
+        for name, dtype, values in zip(doc["columns"], doc["dtypes"], doc["data"], strict=True)
+    }
+    return pd.DataFrame(columns)
 
 
 def _encode_frame(frame: pd.DataFrame, meta: dict[str, Any]) -> bytes:
@@ -395,4 +441,5 @@ _DECODERS: dict[str, Callable[[bytes], Any]] = {
     PARQUET_DATAFRAME: _decode_dataframe,
     PARQUET_SERIES: _decode_series,
     ARROW_NDARRAY: _decode_ndarray,
+    JSON_DATAFRAME: _decode_small_frame,
 }

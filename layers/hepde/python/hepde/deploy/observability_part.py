@@ -25,8 +25,10 @@ NS = naming.METRICS_NAMESPACE
 SERVICE = "decision-engine"  # Powertools' service dimension (hepde.runtime.lambda_support.SERVICE)
 #: metrics the stage functions emit today (hepde.runtime.lambda_support)
 EMITTED_METRICS = {
-    "channel": ("CyclesSucceeded", "CyclesFailed", "CyclesHeld", "CycleDuration", "PublishersSelected", "Publications"),
-    "source": ("SourceAcquisitions", "SourceAcquireFailures"),
+    # only what Step Functions does not already give for free (ExecutionsSucceeded, ExecutionTime, ...):
+    # each custom metric costs $0.30 a month per dimension set
+    "channel": ("CyclesFailed", "CyclesHeld", "Publications"),
+    "source": ("SourceAcquisitions",),
 }
 #: metrics other components are expected to emit (dimensions in braces); shown through SEARCH
 EXPECTED_METRICS = {
@@ -56,6 +58,12 @@ def _widget(title: str, metrics: list[list[Any]], x: int, y: int, w: int = 8, h:
                            "period": period, "metrics": metrics, **props}}
 
 
+def _log_widget(title: str, query: str, x: int, y: int, w: int = 8, h: int = 6) -> dict[str, Any]:
+    """A Logs Insights widget (no custom metric needed)."""
+    return {"type": "log", "x": x, "y": y, "width": w, "height": h,
+            "properties": {"title": title, "region": "${AWS::Region}", "query": query, "view": "table"}}
+
+
 def _search(expr_id: str, query: str, stat: str) -> list[Any]:
     """A metrics row holding a SEARCH expression (the widget shows every metric it finds)."""
     return [{"expression": f"SEARCH('{query}', '{stat}', 300)", "id": expr_id}]
@@ -74,19 +82,18 @@ def dashboard(ctx: DeployContext) -> str:
         sm = {"StateMachineArn": "${" + channel_id(ch.name) + "StateMachine}"}
         widgets += [
             _widget(f"{ch.name}: cycles", [
-                _metric(NS, "CyclesSucceeded", c, color="#2ca02c"),
+                _metric("AWS/States", "ExecutionsSucceeded", sm, color="#2ca02c", label="executions succeeded (incl. held)"),
                 _metric(NS, "CyclesFailed", c, color="#d62728"),
                 _metric(NS, "CyclesHeld", c, color="#ff7f0e", label="CyclesHeld (stale inputs)"),
                 _metric("AWS/States", "ExecutionsFailed", sm, label="executions failed (incl. refused)"),
                 _metric("AWS/States", "ExecutionsTimedOut", sm),
             ], 0, y),
-            _widget(f"{ch.name}: cycle duration (s)", [
-                _metric(NS, "CycleDuration", c, stat="p50", label="p50"),
-                _metric(NS, "CycleDuration", c, stat="p90", label="p90"),
-                _metric(NS, "CycleDuration", c, stat="Maximum", label="max"),
+            _widget(f"{ch.name}: cycle duration (ms)", [
+                _metric("AWS/States", "ExecutionTime", sm, stat="p50", label="p50"),
+                _metric("AWS/States", "ExecutionTime", sm, stat="p90", label="p90"),
+                _metric("AWS/States", "ExecutionTime", sm, stat="Maximum", label="max"),
             ], 8, y, stat="Average"),
             _widget(f"{ch.name}: publications", [
-                _metric(NS, "PublishersSelected", c),
                 _metric(NS, "Publications", c),
             ], 16, y),
             _widget(f"{ch.name}: requests by entry and provider",
@@ -120,9 +127,9 @@ def dashboard(ctx: DeployContext) -> str:
         _widget("sources: acquisitions (0 for a whole lifetime = stale)", [
             _metric(NS, "SourceAcquisitions", {"source": s.key, "service": SERVICE}, label=s.key) for s in sources
         ] or [_search("s", f'{{{NS},service,source}} MetricName="SourceAcquisitions"', "Sum")], 0, y, w=12),
-        _widget("sources: acquire failures", [
-            _metric(NS, "SourceAcquireFailures", {"source": s.key, "service": SERVICE}, label=s.key) for s in sources
-        ] or [_search("t", f'{{{NS},service,source}} MetricName="SourceAcquireFailures"', "Sum")], 12, y, w=12),
+        _log_widget("sources: recent acquire failures (from the source function's logs)",
+                    "SOURCE '${SourceFunctionLogGroup}' | fields @timestamp, source, error "
+                    '| filter message = "source acquire failed" | sort @timestamp desc | limit 20', 12, y, w=12),
     ]
     y += 6
     fn = {s: "${" + s.capitalize() + "Function}" for s in STAGES}

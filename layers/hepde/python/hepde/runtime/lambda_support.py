@@ -8,6 +8,7 @@ DataBlock store, created once per Lambda container (lazily, so a test's moto moc
 from __future__ import annotations
 
 import os
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,9 @@ from hepde.settings import settings
 
 SERVICE = "decision-engine"
 METRICS_NAMESPACE = "HEPCloudDE"
+
+# stages that emit no metric of their own (transform, decide) flush nothing: that is expected, not a warning
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
@@ -42,26 +46,26 @@ def reset() -> None:
 
 
 def record_cycle_result(channel: str, result: dict[str, Any]) -> None:
-    """Cycle metrics, one dimension per channel: outcome counts and duration."""
+    """Cycle metrics, one dimension set per channel: failed and held cycles.
+
+    Succeeded executions and durations come free from Step Functions (``AWS/States``); each custom
+    metric costs $0.30 a month, so only what Step Functions cannot tell is emitted here.
+    """
     metrics.add_dimension(name="channel", value=channel)
     status = str(result.get("status", "UNKNOWN"))
-    metrics.add_metric(name="CyclesSucceeded", unit=MetricUnit.Count, value=1 if status == "SUCCEEDED" else 0)
     metrics.add_metric(name="CyclesFailed", unit=MetricUnit.Count, value=1 if status == "FAILED" else 0)
     metrics.add_metric(name="CyclesHeld", unit=MetricUnit.Count, value=1 if status == "HELD" else 0)
-    if result.get("duration") is not None:
-        metrics.add_metric(name="CycleDuration", unit=MetricUnit.Seconds, value=float(result["duration"]))
 
 
 def record_source_result(result: dict[str, Any]) -> None:
-    """Source metrics: acquisitions and failures per source key."""
+    """Source metric: acquisitions per source key (none for a whole product lifetime = stale).
+
+    Failures are logged (``source acquire failed``) rather than counted, for the dashboard's log widget.
+    """
     metrics.add_dimension(name="source", value=str(result.get("source", "unknown")))
     metrics.add_metric(name="SourceAcquisitions", unit=MetricUnit.Count, value=1 if result.get("acquired") else 0)
-    metrics.add_metric(name="SourceAcquireFailures", unit=MetricUnit.Count, value=1 if result.get("error") else 0)
-
-
-def record_decision(channel: str, result: dict[str, Any]) -> None:
-    metrics.add_dimension(name="channel", value=channel)
-    metrics.add_metric(name="PublishersSelected", unit=MetricUnit.Count, value=len(result.get("selected", [])))
+    if result.get("error"):
+        logger.warning("source acquire failed", extra={"source": result.get("source"), "error": result["error"]})
 
 
 def record_publish(channel: str, result: dict[str, Any]) -> None:
