@@ -3,7 +3,13 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hepde.runtime import stages
-from hepde.runtime.lambda_support import logger, metrics, record_cycle_result, store, tracer
+from hepde.runtime.lambda_support import log_stage, logger, metrics, record_cycle_result, store, tracer
+
+ACTIONS = {
+    "begin": (stages.begin_cycle, stages.BeginRequest),
+    "snapshot": (stages.snapshot, stages.SnapshotRequest),
+    "finish": (stages.finish_cycle, stages.FinishRequest),
+}
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
@@ -11,12 +17,11 @@ from hepde.runtime.lambda_support import logger, metrics, record_cycle_result, s
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     action = event.pop("action", None)
-    if action == "begin":
-        return stages.begin_cycle(store(), stages.BeginRequest.model_validate(event))
-    if action == "snapshot":
-        return stages.snapshot(store(), stages.SnapshotRequest.model_validate(event))
+    if action not in ACTIONS:
+        raise ValueError(f"unknown cycle action {action!r}: expected begin, snapshot or finish")
+    run, request = ACTIONS[action]
+    result = run(store(), request.model_validate(event))
     if action == "finish":
-        result = stages.finish_cycle(store(), stages.FinishRequest.model_validate(event))
         record_cycle_result(event["channel"], result)
-        return result
-    raise ValueError(f"unknown cycle action {action!r}: expected begin, snapshot or finish")
+    log_stage(f"cycle {action}", event, result)
+    return result

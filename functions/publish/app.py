@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hepde.runtime import stages
-from hepde.runtime.lambda_support import logger, metrics, record_publish, store, tracer
+from hepde.runtime.lambda_support import log_stage, logger, metrics, record_publish, store, tracer
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
@@ -12,4 +12,5 @@ from hepde.runtime.lambda_support import logger, metrics, record_publish, store,
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     result = stages.run_publisher(store(), stages.StageRequest.model_validate(event))
     record_publish(event["channel"], result)
+    log_stage("publish", event, result)
     return result

@@ -172,3 +172,13 @@ def test_a_shared_source_is_acquired_once_and_read_by_both_channels(cloud, tmp_p
     assert cycle_report(store, "alpha", 1).products["counter"] == cycle_report(store, "beta", 1).products["counter"]
     assert sorted(p["channel"] for p in published(tmp_path)) == ["alpha", "beta"]
     assert json.loads((tmp_path / "published.jsonl").read_text().splitlines()[0])["values"] == [42]
+
+
+def test_every_stage_logs_a_line_correlated_by_the_execution_id(cloud, tmp_path, counter_file):
+    ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file))
+    execution = cloud.start(arn)
+    assert cloud.wait(execution)["status"] == "SUCCEEDED"
+    lines = [json.loads(line) for _, line in cloud.sink.lines if line.startswith("{") and '"level"' in line]
+    ours = [rec for rec in lines if rec.get("correlation_id") == execution]
+    assert {rec["message"] for rec in ours} >= {"cycle begin done", "source done", "cycle snapshot done",
+                                                "transform done", "decide done", "publish done", "cycle finish done"}

@@ -23,6 +23,7 @@ def test_de_run_json_prints_one_document_per_cycle(capsys):
     assert main(["run", str(ROOT / "channels" / "example.jsonnet"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["status"] == "SUCCEEDED" and doc["decision"]["selected_publishers"]
+    assert doc["cycle"]["trigger"] == "de run"  # the execution input reaches the cycle record
 
 
 def test_de_run_of_a_bad_config_lists_every_problem_and_runs_nothing(tmp_path, capsys):

@@ -46,7 +46,8 @@ def functions_dir() -> Path:
     """Where the Lambda handler folders are: ``$DE_FUNCTIONS_DIR``, the source tree, or ``./functions``."""
     env = os.environ.get("DE_FUNCTIONS_DIR")
     candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parents[4] / "functions", Path.cwd() / "functions"]
+    # layers/hepde/python/hepde/local/embedded.py -> the repository root is five levels up
+    candidates += [Path(__file__).resolve().parents[5] / "functions", Path.cwd() / "functions"]
     for c in candidates:
         if (c / "cycle" / "app.py").is_file():
             return c
@@ -153,6 +154,7 @@ class EmbeddedAWS:
         self._mock: Any = None
         self._saved_invoke: Any = None
         self._clients: dict[str, Any] = {}
+        self._saved_stream: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _set_env(self, **values: str | None) -> None:
@@ -191,6 +193,12 @@ class EmbeddedAWS:
         from hepde.runtime import lambda_support
 
         lambda_support.reset()
+        # the handlers' Powertools logger writes to the stream it was created with: send it to the sink
+        # (assigned, not setStream(): that flushes the old stream, which a test harness may have closed)
+        handler = lambda_support.logger.registered_handler
+        self._saved_stream = getattr(handler, "stream", None)
+        if self._saved_stream is not None:
+            handler.stream = self.sink
         with contextlib.redirect_stdout(self.sink):
             self._provision()
         return self
@@ -206,6 +214,8 @@ class EmbeddedAWS:
             LambdaFunction._invoke_lambda = self._saved_invoke  # type: ignore[method-assign]
             self._mock.stop()
             lambda_support.reset()
+            if self._saved_stream is not None:
+                lambda_support.logger.registered_handler.stream = self._saved_stream
             for key, value in self._saved_env.items():
                 if value is None:
                     os.environ.pop(key, None)

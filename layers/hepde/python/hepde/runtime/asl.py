@@ -96,7 +96,8 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
 
     states["BeginCycle"] = _task(
         "CycleFunctionArn",
-        {**_base_payload(ch), "action": "begin", "lock_seconds": CYCLE_TIMEOUT},
+        {**_base_payload(ch), "action": "begin", "lock_seconds": CYCLE_TIMEOUT,
+         "execution_input.$": "$$.Execution.Input"},
         next_state="AcquireSources" if config.sources else "Snapshot",
         result_selector={"generation.$": "$.Payload.generation"},
         result_path="$.cycle",

@@ -45,6 +45,14 @@ def reset() -> None:
     settings.cache_clear()
 
 
+def log_stage(stage: str, event: dict[str, Any], result: dict[str, Any]) -> None:
+    """One INFO line per stage invocation, carrying the execution id as correlation id (``de logs`` finds it)."""
+    summary = {k: v for k, v in result.items() if isinstance(v, str | int | float | bool) or v is None}
+    entry = event.get("entry") if isinstance(event.get("entry"), dict) else {}
+    logger.info(f"{stage} done", extra={"channel": event.get("channel"), "generation": event.get("generation"),
+                                        "module_key": entry.get("key"), "result": summary})
+
+
 def record_cycle_result(channel: str, result: dict[str, Any]) -> None:
     """Cycle metrics, one dimension set per channel: failed and held cycles.
 

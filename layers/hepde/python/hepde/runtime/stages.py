@@ -74,6 +74,13 @@ class _Request(BaseModel):
 class BeginRequest(_Request):
     lock_seconds: float = 900.0
     trigger: str = "schedule"
+    #: the execution's input (``$$.Execution.Input``): ``{"trigger": ...}`` from `de run`, run-now or replay
+    execution_input: dict[str, Any] | None = None
+
+    def model_post_init(self, __context: Any) -> None:
+        given = (self.execution_input or {}).get("trigger")
+        if isinstance(given, str) and given:
+            self.trigger = given
 
 
 class SourceRequest(_Request):
