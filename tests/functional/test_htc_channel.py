@@ -9,9 +9,9 @@ from pathlib import Path
 
 import _jsonnet
 import pytest
-from conftest import deploy
 
 from hepde.datablock.api import channel_namespace
+from hepde.runtime.channel import prepare
 from hepde.runtime.records import cycle_report
 from hepde.runtime.stages import CYCLE, DECISION, gen_id
 from hepde.snapshots import write_snapshot
@@ -39,7 +39,8 @@ def channel(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_htc_pilot_requests_glideins_holds_on_an_empty_queue_and_rides_out_an_outage(cloud, channel, tmp_path):
-    ch, arn = deploy(cloud, channel)
+    (ch,) = prepare([channel])
+    arn = cloud.deploy_channel(ch.name, ch.definition)
     store, ns = cloud.store(), channel_namespace("htc_pilot")
 
     # Given the sample pool: one cycle decides and the publisher reports the per-entry request table
