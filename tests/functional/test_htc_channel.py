@@ -69,3 +69,9 @@ def test_htc_pilot_requests_glideins_holds_on_an_empty_queue_and_rides_out_an_ou
     assert "implausible job queue: 0 job(s) where the last decided cycle saw 3000" in str(third["error"])
     assert third["hold"]["transform"] == "glideinwms_requests"
     assert store.get_record(ns, DECISION, gen_id(3)) is None
+    # and the operator reads why, not a failure
+    from hepde.runtime.explain import explain_text, explanation
+
+    text = explain_text(explanation(store, "htc_pilot", 3))
+    assert "held by transform glideinwms_requests: " in text and "implausible job queue" in text
+    assert "failed:" not in text

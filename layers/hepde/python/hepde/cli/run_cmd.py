@@ -160,6 +160,10 @@ def summary(report: CycleReport | None, desc: dict[str, Any], elapsed: float, st
     if desc["status"] == "FAILED":
         out.append(f"execution FAILED with {desc.get('error')}: {(c.get('error') or {}).get('cause') or desc.get('cause')}")
         out.append("nothing after the failing stage ran; nothing was published by later stages")
+    if c.get("hold"):
+        h = c["hold"]
+        out.append(f"HELD by transform {h.get('transform')}: {h.get('reason')} — nothing decided or published; "
+                   "the last published decision stays in force")
     if c.get("stale"):
         out.append("HELD — inputs stale or missing; nothing decided or published this cycle:")
         for s in c["stale"]:

@@ -47,6 +47,7 @@ def explanation(store: DataBlockStore, channel: str, cycle: int | None = None) -
         "duration": c.get("duration"),
         "error": c.get("error"),
         "stale": c.get("stale") or [],
+        "hold": c.get("hold"),
         "sources": c.get("acquisitions") or [],
         "inputs": {name: ref.to_json() for name, ref in sorted(report.products.items())},
         "facts": d.get("facts", {}),
@@ -121,7 +122,10 @@ def explain_text(e: dict[str, Any]) -> str:
 
     lines = [f"Channel {e['channel']}, cycle {e['cycle']}: {e['status']}"
              + (f" in {e['duration']} s" if e.get("duration") is not None else "")]
-    if e.get("error"):
+    if e.get("hold"):
+        lines.append(f"  held by transform {e['hold'].get('transform')}: {e['hold'].get('reason')}; "
+                     "nothing was decided or published")
+    elif e.get("error"):
         lines.append(f"  failed: {e['error'].get('error')}: {e['error'].get('cause')}")
     if e["stale"]:
         lines.append("  held: nothing was decided or published because these inputs were stale or missing:")
