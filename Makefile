@@ -23,7 +23,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check layers functions tests benchmarks
+	$(VENV)/bin/ruff check layers functions tests
 
 bench: $(STAMP)  ## benchmarks that print the figures issues ask for
 	$(VENV)/bin/de bench datablock

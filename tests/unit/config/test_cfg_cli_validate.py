@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cfg_helpers import FRAMEWORK_CONFIGS, channel, entry
+
 from hepde.cli import validate as validate_cmd
 
 

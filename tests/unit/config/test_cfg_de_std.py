@@ -7,6 +7,7 @@ import json
 import _jsonnet
 import pytest
 from cfg_helpers import FRAMEWORK_CONFIGS, channel, entry
+
 from hepde.config.loader import CONFIG_DIR, evaluate_file, load_channel
 from hepde.config.validate import validate_paths
 from hepde.errors import ConfigError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cfg_helpers import FRAMEWORK_CONFIGS, channel, entry
+
 from hepde.config.loader import channel_files, load_channel, load_channels, parse_channel
 from hepde.config.model import DEFAULT_SOURCE_SCHEDULE
 from hepde.errors import ConfigError

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
+
 from hepde.modules import registry
 from hepde.modules.base import Publisher, Source, Transform, check_declared_types
 from hepde.modules.empty_source import EmptySource
@@ -22,7 +24,6 @@ from hepde.modules.testing import (
     TransformNOP,
     WriteToDisk,
 )
-from pydantic import ValidationError
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from cfg_helpers import CONTRIB_TEMPLATE, FRAMEWORK_CONFIGS, channel, entry
+
 from hepde.config.loader import load_channel
 from hepde.config.validate import instantiate, validate_channel, validate_paths
 from hepde.modules import registry

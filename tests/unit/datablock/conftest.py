@@ -7,8 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
-from hepde.datablock.dynamo import DynamoDataBlockStore
 from moto import mock_aws
+
+from hepde.datablock.dynamo import DynamoDataBlockStore
 
 REGION = "us-east-1"
 TABLE = "hepde-test-datablock"

@@ -9,14 +9,15 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-import hepde.datablock
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from pandas.testing import assert_frame_equal, assert_series_equal
+
+import hepde.datablock
 from hepde.datablock import codec
 from hepde.errors import ProductEncodingError
-from pandas.testing import assert_frame_equal, assert_series_equal
 
 
 def roundtrip(value: Any) -> tuple[str, Any]:

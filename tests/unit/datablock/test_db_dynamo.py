@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from pandas.testing import assert_frame_equal, assert_series_equal
+
 from hepde.datablock.api import GenerationInfo, Header, Metadata, ProductRef
 from hepde.datablock.dynamo import INLINE_LIMIT, TABLE_KEY_SCHEMA, DynamoDataBlockStore
 from hepde.errors import DataBlockUnavailableError, ProductEncodingError, ProductNotFoundError
-from pandas.testing import assert_frame_equal, assert_series_equal
 
 NS = "channel:test"
 TABLE = "hepde-test-datablock"  # conftest.py

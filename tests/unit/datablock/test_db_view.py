@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
+
 from hepde.datablock.api import Header, Metadata, ProductRef
 from hepde.datablock.dynamo import DynamoDataBlockStore
 from hepde.datablock.view import DataBlockView
 from hepde.errors import ProductNotFoundError
-from pandas.testing import assert_frame_equal
 
 CH = "channel:ch"
 SRC = "source:jobs"

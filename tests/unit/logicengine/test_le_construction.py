@@ -1,10 +1,11 @@
 """Original ``logicengine/tests/test_construction.py`` plus construction-time checks of this project."""
 
 import pytest
+from pydantic import ValidationError
+
 from hepde.errors import ConfigError
 from hepde.logicengine.engine import LogicEngine
 from hepde.modules.registry import resolve
-from pydantic import ValidationError
 
 
 def test_a_logic_engine_without_parameters_is_rejected() -> None:

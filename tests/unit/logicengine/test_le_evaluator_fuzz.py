@@ -23,10 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hepde.logicengine import evaluator
-from hepde.logicengine.evaluator import ALLOWED_FUNCTIONS, ALLOWED_METHODS, ExpressionError, parse_expression
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+from hepde.logicengine import evaluator
+from hepde.logicengine.evaluator import ALLOWED_FUNCTIONS, ALLOWED_METHODS, ExpressionError, parse_expression
 
 # bound before any trip-wire replaces the builtins of the same names
 _getattr = getattr

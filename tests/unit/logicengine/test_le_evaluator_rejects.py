@@ -1,6 +1,7 @@
 """The evaluator's allow-list: what is rejected when an expression is parsed, and why."""
 
 import pytest
+
 from hepde.logicengine.evaluator import ExpressionError, ExpressionSyntaxError, parse_expression
 
 

@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+
 from hepde.logicengine.evaluator import ForbiddenOperationError, parse_expression
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from hepde.logicengine.evaluator import ExpressionError, ExpressionSyntaxError, parse_expression
 
 

@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+
 from hepde.errors import ConfigError
 from hepde.logicengine.engine import LogicEngine
 

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+
 from hepde.logicengine.engine import LogicEngine
 
 
