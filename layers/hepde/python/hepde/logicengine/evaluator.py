@@ -474,14 +474,14 @@ class _Interpreter:
     def __init__(self, namespace: Mapping[str, Any]) -> None:
         self.namespace = namespace
 
-    def eval(self, node: ast.AST) -> Any:
+    def visit_node(self, node: ast.AST) -> Any:
         handler = _HANDLERS.get(type(node))
         if handler is None:  # pragma: no cover - the validator rejected it already
             raise ForbiddenOperationError(f"'{type(node).__name__}' expressions are not allowed")
         return handler(self, node)
 
     def eval_Expression(self, node: ast.Expression) -> Any:
-        return self.eval(node.body)
+        return self.visit_node(node.body)
 
     def eval_Constant(self, node: ast.Constant) -> Any:
         return node.value
@@ -493,52 +493,52 @@ class _Interpreter:
             raise NameError(f"name '{node.id}' is not defined", name=node.id) from None
 
     def eval_Tuple(self, node: ast.Tuple) -> Any:
-        return tuple(self.eval(e) for e in node.elts)
+        return tuple(self.visit_node(e) for e in node.elts)
 
     def eval_List(self, node: ast.List) -> Any:
-        return [self.eval(e) for e in node.elts]
+        return [self.visit_node(e) for e in node.elts]
 
     def eval_Set(self, node: ast.Set) -> Any:
-        return {self.eval(e) for e in node.elts}
+        return {self.visit_node(e) for e in node.elts}
 
     def eval_Dict(self, node: ast.Dict) -> Any:
         result = {}
         for key, value in zip(node.keys, node.values, strict=True):
             assert key is not None  # '**' was rejected by the validator
-            k = self.eval(key)
-            result[k] = self.eval(value)
+            k = self.visit_node(key)
+            result[k] = self.visit_node(value)
         return result
 
     def eval_Attribute(self, node: ast.Attribute) -> Any:
-        value = self.eval(node.value)
+        value = self.visit_node(node.value)
         _check_attribute(node.attr)
         return _getattr(value, node.attr)
 
     def eval_Subscript(self, node: ast.Subscript) -> Any:
-        value = self.eval(node.value)
-        return operator.getitem(value, self.eval(node.slice))
+        value = self.visit_node(node.value)
+        return operator.getitem(value, self.visit_node(node.slice))
 
     def eval_Slice(self, node: ast.Slice) -> Any:
-        lower = None if node.lower is None else self.eval(node.lower)
-        upper = None if node.upper is None else self.eval(node.upper)
-        step = None if node.step is None else self.eval(node.step)
+        lower = None if node.lower is None else self.visit_node(node.lower)
+        upper = None if node.upper is None else self.visit_node(node.upper)
+        step = None if node.step is None else self.visit_node(node.step)
         return slice(lower, upper, step)
 
     def eval_BoolOp(self, node: ast.BoolOp) -> Any:
         is_and = isinstance(node.op, ast.And)
         value: Any = None
         for operand in node.values:
-            value = self.eval(operand)
+            value = self.visit_node(operand)
             if (not value) if is_and else value:
                 return value
         return value
 
     def eval_UnaryOp(self, node: ast.UnaryOp) -> Any:
-        return _UNARY_OPS[type(node.op)](self.eval(node.operand))
+        return _UNARY_OPS[type(node.op)](self.visit_node(node.operand))
 
     def eval_BinOp(self, node: ast.BinOp) -> Any:
-        left = self.eval(node.left)
-        right = self.eval(node.right)
+        left = self.visit_node(node.left)
+        right = self.visit_node(node.right)
         op = type(node.op)
         if op is ast.Pow:
             _check_power(left, right)
@@ -549,11 +549,11 @@ class _Interpreter:
         return _BINARY_OPS[op](left, right)
 
     def eval_Compare(self, node: ast.Compare) -> Any:
-        left = self.eval(node.left)
+        left = self.visit_node(node.left)
         last = len(node.ops) - 1
         result: Any = None
         for i, (op, comparator) in enumerate(zip(node.ops, node.comparators, strict=True)):
-            right = self.eval(comparator)
+            right = self.visit_node(comparator)
             result = _COMPARE_OPS[type(op)](left, right)
             if i == last or not result:  # a chain stops at the first false link, as in Python
                 return result
@@ -561,7 +561,7 @@ class _Interpreter:
         return result  # pragma: no cover - a Compare has at least one operator
 
     def eval_IfExp(self, node: ast.IfExp) -> Any:
-        return self.eval(node.body) if self.eval(node.test) else self.eval(node.orelse)
+        return self.visit_node(node.body) if self.visit_node(node.test) else self.visit_node(node.orelse)
 
     def eval_Call(self, node: ast.Call) -> Any:
         func = node.func
@@ -569,13 +569,13 @@ class _Interpreter:
         if isinstance(func, ast.Name) and func.id in ALLOWED_FUNCTIONS:
             target: Callable[..., Any] = ALLOWED_FUNCTIONS[func.id]
         elif isinstance(func, ast.Attribute) and func.attr in ALLOWED_METHODS:
-            obj = self.eval(func.value)
+            obj = self.visit_node(func.value)
             _check_attribute(func.attr)
             target = _getattr(obj, func.attr)
         else:  # pragma: no cover - the validator rejected it already
             raise ForbiddenOperationError("call to a function or method outside the allow-list")
-        args = [self.eval(a) for a in node.args]
-        kwargs = {k.arg: self.eval(k.value) for k in node.keywords if k.arg is not None}
+        args = [self.visit_node(a) for a in node.args]
+        kwargs = {k.arg: self.visit_node(k.value) for k in node.keywords if k.arg is not None}
         for value in (*args, *kwargs.values()):
             if callable(value):
                 raise ForbiddenOperationError("functions and methods cannot be passed as arguments")
@@ -636,7 +636,7 @@ class Expression:
 
     def _run(self, namespace: Mapping[str, Any], *, as_bool: bool) -> Any:
         try:
-            value = _Interpreter(namespace).eval(self.tree)
+            value = _Interpreter(namespace).visit_node(self.tree)
             return bool(value) if as_bool else value
         except ForbiddenOperationError:
             raise
