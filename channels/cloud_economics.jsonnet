@@ -6,6 +6,11 @@
 // module paths), plus the budget guard; the logic engine is the default budget rule set: a provider
 // that crosses its limit gets allow_<type>_requests = false, and the budget report publisher puts the
 // reason into the decision record.
+local burn_rate_metric(product, provider) = {
+  module: 'hepde.modules.publishers.metrics',
+  parameters: { product: product, metric: 'BurnRate', value_column: 'BurnRate', unit: 'None',
+                dimensions: { provider: provider }, aggregate: 'last' },
+};
 local budget = import 'budget_rules.libsonnet';
 local data = 'package://hepde/data/cloud/';
 local table(file, product, schedule=300) = {
@@ -80,12 +85,16 @@ local export(product) = { module: 'hepde.modules.publishers.table_export', param
       ['aws', 'gce', 'nersc'],
       report='budget_report',
       facts={ foms_known: 'AWS_Figure_Of_Merit.shape[0] > 0' },
-      rules={ publish_figures: { expression: 'foms_known', actions: ['aws_fom_export', 'budget_export'] } },
+      rules={ publish_figures: { expression: 'foms_known',
+                                 actions: ['aws_fom_export', 'budget_export', 'aws_burn_rate_metric', 'gce_burn_rate_metric'] } },
     ),
   },
   publishers: {
     aws_fom_export: export('AWS_Figure_Of_Merit'),
     budget_export: export('Budget_Guard'),
     budget_report: budget.report,
+    // burn rates as CloudWatch metrics (EMF): the dashboard's "burn rate by provider" widget
+    aws_burn_rate_metric: burn_rate_metric('AWS_Burn_Rate', 'AWS'),
+    gce_burn_rate_metric: burn_rate_metric('GCE_Burn_Rate', 'GCE'),
   },
 }
