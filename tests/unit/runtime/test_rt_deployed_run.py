@@ -29,7 +29,7 @@ class FakeSfn:
 
 def _cloud(kind: str) -> tuple[DeployedAWS, FakeSfn]:
     cloud = DeployedAWS.__new__(DeployedAWS)
-    cloud.stack, cloud.sfn, cloud._types, cloud._sync = "s", FakeSfn(kind), {}, {}
+    cloud.stack, cloud.sfn, cloud._types, cloud._sync, cloud._store = "s", FakeSfn(kind), {}, {}, None
     return cloud, cloud.sfn
 
 

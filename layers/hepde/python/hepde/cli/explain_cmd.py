@@ -17,13 +17,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def deployed_store(stack: str):  # noqa: ANN201 - a DataBlockStore
-    """The deployed DataBlock (see :meth:`hepde.ops.context.OpsContext.from_environment`)."""
-    from hepde.ops.context import OpsContext
-
-    return OpsContext.from_environment(stack).store
-
-
 def run(args: argparse.Namespace, store=None) -> int:  # noqa: ANN001
     from hepde.runtime.explain import explain_text, explanation
 

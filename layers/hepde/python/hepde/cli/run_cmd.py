@@ -43,6 +43,7 @@ class DeployedAWS:
         self.sfn = boto3.client("stepfunctions")
         self._types: dict[str, str] = {}
         self._sync: dict[str, dict[str, Any]] = {}
+        self._store: Any = None
 
     def state_machine(self, channel: str) -> str:
         from hepde.naming import state_machine_name
@@ -85,9 +86,12 @@ class DeployedAWS:
             time.sleep(1.0)
 
     def store(self) -> Any:
-        from hepde.runtime.lambda_support import store
+        """The deployed DataBlock, found the way every operator command finds it (stack outputs/naming)."""
+        if self._store is None:
+            from hepde.ops.context import OpsContext
 
-        return store()
+            self._store = OpsContext.from_environment(self.stack).store
+        return self._store
 
 
 def run(args: argparse.Namespace) -> int:
