@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import counter_channel, deploy, published
+from de_channel_helpers import counter_channel, deploy, published
 
 from hepde.datablock.api import channel_namespace, source_namespace
 from hepde.runtime.records import cycle_report

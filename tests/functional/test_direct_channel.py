@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import deploy
+from de_channel_helpers import deploy
 
 from hepde.actions import KEY_ATTR, RESULT_RECORD, SENT_RECORD, TARGET_ATTR
 from hepde.bridge.condor import RUNNING

@@ -6,7 +6,7 @@ import argparse
 import json
 
 import pytest
-from conftest import counter_channel, deploy
+from de_channel_helpers import counter_channel, deploy
 
 from hepde.cli import explain_cmd
 from hepde.errors import ChannelNotFoundError, DEError
