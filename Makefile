@@ -23,7 +23,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check layers functions tests
+	$(VENV)/bin/ruff check layers tools bridge functions tests
+	$(VENV)/bin/ruff format --check layers tools bridge functions tests
 
 bench: $(STAMP)  ## benchmarks that print the figures issues ask for
 	$(VENV)/bin/de bench datablock

@@ -7,18 +7,18 @@
 // that crosses its limit gets allow_<type>_requests = false, and the budget report publisher puts the
 // reason into the decision record.
 local burn_rate_metric(product, provider) = {
-  module: 'hepde.modules.publishers.metrics',
+  module: 'hepde.modules.generic.metrics',
   parameters: { product: product, metric: 'BurnRate', value_column: 'BurnRate', unit: 'None',
                 dimensions: { provider: provider }, aggregate: 'last' },
 };
 local budget = import 'budget_rules.libsonnet';
 local data = 'package://hepde/data/cloud/';
 local table(file, product, schedule=300) = {
-  module: 'hepde.modules.sources.table_file',
+  module: 'hepde.modules.generic.table_file',
   parameters: { location: data + file, product: product },
   schedule: schedule,
 };
-local export(product) = { module: 'hepde.modules.publishers.table_export', parameters: { product: product } };
+local export(product) = { module: 'hepde.modules.generic.table_export', parameters: { product: product } };
 {
   sources: {
     // live: decisionengine_modules.AWS.sources.AWSSpotPrice {spot_price_configuration: ...}

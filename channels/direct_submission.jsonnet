@@ -72,7 +72,7 @@ local routes = [
       schedule: 0.001,
     },
     direct_hpc_allocations: {
-      module: 'hepde.modules.sources.table_file',
+      module: 'hepde.modules.generic.table_file',
       parameters: { location: 'package://hepde/data/direct/allocations.csv', product: 'hpc_allocations' },
       schedule: 3600,
     },

@@ -6,21 +6,21 @@ local data = 'package://hepde/data/example/';
 {
   sources: {
     jobs_manifests: {
-      module: 'hepde.modules.sources.table_file',
+      module: 'hepde.modules.generic.table_file',
       parameters: { location: data + 'jobs.csv', product: 'job_manifests' },
       schedule: 60,
     },
     startd_manifests: {
-      module: 'hepde.modules.sources.table_file',
+      module: 'hepde.modules.generic.table_file',
       parameters: { location: data + 'slots.csv', product: 'startd_manifests' },
       schedule: 120,
     },
   },
   transforms: {
-    job_demand: { module: 'hepde.modules.transforms.pilot_demand', name: 'IdleJobDemand', parameters: {} },
-    slot_capacity: { module: 'hepde.modules.transforms.pilot_demand', name: 'IdleSlotCapacity', parameters: {} },
+    job_demand: { module: 'hepde.modules.example.transforms', name: 'IdleJobDemand', parameters: {} },
+    slot_capacity: { module: 'hepde.modules.example.transforms', name: 'IdleSlotCapacity', parameters: {} },
     pilot_estimate: {
-      module: 'hepde.modules.transforms.pilot_demand',
+      module: 'hepde.modules.example.transforms',
       name: 'PilotEstimate',
       parameters: { max_pilots_per_class: 20 },
     },
@@ -46,7 +46,7 @@ local data = 'package://hepde/data/example/';
     },
   },
   publishers: {
-    pilot_requests_export: { module: 'hepde.modules.publishers.table_export', parameters: { product: 'pilot_requests' } },
-    demand_export: { module: 'hepde.modules.publishers.table_export', parameters: { product: 'job_demand' } },
+    pilot_requests_export: { module: 'hepde.modules.generic.table_export', parameters: { product: 'pilot_requests' } },
+    demand_export: { module: 'hepde.modules.generic.table_export', parameters: { product: 'job_demand' } },
   },
 }

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from hepde import naming
-from hepde.local.embedded import EmbeddedAWS
 from hepde.ops.context import OpsContext
 from hepde.ops.rest import make_app, openapi_document
-from hepde.ops.wsgi import wsgi_app
 from hepde.runtime.channel import prepare
+from hepde_tools.api_server import wsgi_app
+from hepde_tools.local.embedded import EmbeddedAWS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,8 +30,17 @@ def api():
         events = cloud.client("events")
         rule = naming.channel_schedule_rule(ch.name)
         events.put_rule(Name=rule, ScheduleExpression="cron(0/5 * * * ? *)", State="ENABLED")
-        events.put_targets(Rule=rule, Targets=[{"Id": "cycle", "Arn": arn, "RoleArn": cloud.role_arn,
-                                                "Input": json.dumps({"trigger": "schedule"})}])
+        events.put_targets(
+            Rule=rule,
+            Targets=[
+                {
+                    "Id": "cycle",
+                    "Arn": arn,
+                    "RoleArn": cloud.role_arn,
+                    "Input": json.dumps({"trigger": "schedule"}),
+                }
+            ],
+        )
         for _ in range(2):
             assert cloud.wait(cloud.start(arn, name=str(uuid.uuid4())))["status"] == "SUCCEEDED"
         ctx = OpsContext.for_embedded(cloud)

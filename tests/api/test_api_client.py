@@ -89,7 +89,7 @@ def test_api_lambda_handler_serves_the_deployed_stack_from_its_environment(api, 
     import io
 
     from hepde.ops import rest
-    from hepde.ops.wsgi import LambdaContextStub, event_from_environ
+    from hepde_tools.api_server import LambdaContextStub, event_from_environ
 
     _, cloud, _ = api
     arn = cloud.client("stepfunctions").list_state_machines()["stateMachines"][0]["stateMachineArn"]
@@ -99,8 +99,9 @@ def test_api_lambda_handler_serves_the_deployed_stack_from_its_environment(api, 
     spec = importlib.util.spec_from_file_location("hepde_function_api", ROOT / "functions" / "api" / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    event = event_from_environ({"REQUEST_METHOD": "GET", "PATH_INFO": "/status", "QUERY_STRING": "",
-                                "wsgi.input": io.BytesIO()})
+    event = event_from_environ(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/status", "QUERY_STRING": "", "wsgi.input": io.BytesIO()}
+    )
     out = module.lambda_handler(event, LambdaContextStub())
     assert out["statusCode"] == 200
     body = json.loads(out["body"])

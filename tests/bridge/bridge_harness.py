@@ -20,40 +20,83 @@ from hepde.actions import (
     SubmitPilots,
     idempotency_key,
 )
-from hepde.bridge.config import parse_config
-from hepde.bridge.fakes import FakeCollector, FakeSchedd
-from hepde.bridge.main import build_bridge
-from hepde.bridge.results import MemoryResults
-from hepde.bridge.sqs import SqsQueue
+from hepde.bridge_queue import SqsQueue
+from hepde.condor.fakes import FakeCollector, FakeSchedd
+from hepde_bridge.config import parse_config
+from hepde_bridge.main import build_bridge
+from hepde_bridge.results import MemoryResults
 
 REGION = "us-east-1"
 PILOT = "/usr/libexec/hepde/pilot.sh"
 
 
-def submit_action(n: int, count: int = 2, *, channel: str = "direct", target: str = "fermigrid",
-                  expires_at: float | None = None, **desc: str) -> SubmitPilots:
-    description = {"universe": "grid", "grid_resource": "condor ce.fnal.gov ce.fnal.gov:9619",
-                   "executable": PILOT, "request_cpus": "8", **desc}
-    return SubmitPilots(key=idempotency_key(channel, n, target), channel=channel, generation=n, schedd="pilots",
-                        count=count, description=description, target=target, route="single_core",
-                        expires_at=expires_at)
+def submit_action(
+    n: int,
+    count: int = 2,
+    *,
+    channel: str = "direct",
+    target: str = "fermigrid",
+    expires_at: float | None = None,
+    **desc: str,
+) -> SubmitPilots:
+    description = {
+        "universe": "grid",
+        "grid_resource": "condor ce.fnal.gov ce.fnal.gov:9619",
+        "executable": PILOT,
+        "request_cpus": "8",
+        **desc,
+    }
+    return SubmitPilots(
+        key=idempotency_key(channel, n, target),
+        channel=channel,
+        generation=n,
+        schedd="pilots",
+        count=count,
+        description=description,
+        target=target,
+        route="single_core",
+        expires_at=expires_at,
+    )
 
 
 def advertise_action(n: int, names: list[str], *, channel: str = "htc") -> AdvertiseAds:
-    ads = [{"Name": name, "ClientName": "fe.main", "GlideinMyType": "glideclient", "ReqIdleGlideins": 3}
-           for name in names]
-    return AdvertiseAds(key=idempotency_key(channel, n, "advertise"), channel=channel, generation=n,
-                        collector="factory", ad_type="glideclient", ads=ads)
+    ads = [
+        {"Name": name, "ClientName": "fe.main", "GlideinMyType": "glideclient", "ReqIdleGlideins": 3}
+        for name in names
+    ]
+    return AdvertiseAds(
+        key=idempotency_key(channel, n, "advertise"),
+        channel=channel,
+        generation=n,
+        collector="factory",
+        ad_type="glideclient",
+        ads=ads,
+    )
 
 
 def invalidate_action(n: int, constraint: str, *, channel: str = "htc") -> InvalidateAds:
-    return InvalidateAds(key=idempotency_key(channel, n, "invalidate"), channel=channel, generation=n,
-                         collector="factory", ad_type="glideclient", constraint=constraint)
+    return InvalidateAds(
+        key=idempotency_key(channel, n, "invalidate"),
+        channel=channel,
+        generation=n,
+        collector="factory",
+        ad_type="glideclient",
+        constraint=constraint,
+    )
 
 
-def act_action(n: int, kind: str, constraint: str, max_jobs: int = 100, *, channel: str = "direct") -> ActOnPilots:
-    return ActOnPilots(key=idempotency_key(channel, n, kind), channel=channel, generation=n, kind=kind,
-                       schedd="pilots", constraint=constraint, max_jobs=max_jobs)
+def act_action(
+    n: int, kind: str, constraint: str, max_jobs: int = 100, *, channel: str = "direct"
+) -> ActOnPilots:
+    return ActOnPilots(
+        key=idempotency_key(channel, n, kind),
+        channel=channel,
+        generation=n,
+        kind=kind,
+        schedd="pilots",
+        constraint=constraint,
+        max_jobs=max_jobs,
+    )
 
 
 class Killed(BaseException):
@@ -75,28 +118,48 @@ class World:
 
     def __post_init__(self) -> None:
         dlq = self.sqs.create_queue(QueueName="hepde-bridge-test-dlq")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.sqs.create_queue(QueueName="hepde-bridge-test-actions", Attributes={
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "50"})})
+        arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.sqs.create_queue(
+            QueueName="hepde-bridge-test-actions",
+            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "50"})},
+        )
         self.queue = SqsQueue.by_name(self.sqs, "hepde-bridge-test-actions")
         self.dlq = SqsQueue.by_name(self.sqs, "hepde-bridge-test-dlq")
-        self.config = parse_config({
-            "bridge": "test", "ledger": str(self.tmp / "ledger.sqlite"), "results": [],
-            "schedds": {"pilots": {"name": "schedd@bridge.example", "executables": [PILOT]}},
-            "collectors": {"factory": {"host": "factory.example"}},
-            "snapshots": [{"kind": "job_queue", "schedd": "pilots", "every": 3600},
-                          {"kind": "factory_client", "collector": "factory", "every": 3600}],
-            "snapshot_root": str(self.tmp / "snapshots"),
-            "poll": {"wait_seconds": 0, "visibility_timeout": 30},
-            "retry": {"max_attempts": 4, "base_delay": 0.001, "max_delay": 0.001,
-                      "poll_base_delay": 0.01, "poll_max_delay": 0.08},
-            **self.overrides,
-        })
+        self.config = parse_config(
+            {
+                "bridge": "test",
+                "ledger": str(self.tmp / "ledger.sqlite"),
+                "results": [],
+                "schedds": {"pilots": {"name": "schedd@bridge.example", "executables": [PILOT]}},
+                "collectors": {"factory": {"host": "factory.example"}},
+                "snapshots": [
+                    {"kind": "job_queue", "schedd": "pilots", "every": 3600},
+                    {"kind": "factory_client", "collector": "factory", "every": 3600},
+                ],
+                "snapshot_root": str(self.tmp / "snapshots"),
+                "poll": {"wait_seconds": 0, "visibility_timeout": 30},
+                "retry": {
+                    "max_attempts": 4,
+                    "base_delay": 0.001,
+                    "max_delay": 0.001,
+                    "poll_base_delay": 0.01,
+                    "poll_max_delay": 0.08,
+                },
+                **self.overrides,
+            }
+        )
 
     def bridge(self, sqs_client: Any = None) -> Any:
         """A (new) bridge process: same ledger file, same daemons — a restart."""
-        b = build_bridge(self.config, sqs_client=sqs_client or self.sqs, schedds={"pilots": self.schedd},
-                         collectors={"factory": self.collector}, rng=lambda: 0.0)
+        b = build_bridge(
+            self.config,
+            sqs_client=sqs_client or self.sqs,
+            schedds={"pilots": self.schedd},
+            collectors={"factory": self.collector},
+            rng=lambda: 0.0,
+        )
         b.results.append(self.results)
         receive = b.queue.receive
 
@@ -120,7 +183,9 @@ class World:
         """What the visibility timeout does: every message received and not deleted becomes receivable again."""
         for receipt in self.receipts:
             try:
-                self.sqs.change_message_visibility(QueueUrl=self.queue.url, ReceiptHandle=receipt, VisibilityTimeout=0)
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue.url, ReceiptHandle=receipt, VisibilityTimeout=0
+                )
             except Exception:  # noqa: BLE001 - deleted meanwhile
                 pass
         self.receipts.clear()
@@ -137,8 +202,9 @@ class World:
         raise AssertionError("the queue did not drain")
 
     def _in_flight(self) -> int:
-        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue.url,
-                                              AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue.url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )
         return int(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
 
     def dead_letters(self) -> list[dict[str, Any]]:
@@ -167,7 +233,9 @@ class World:
             clusters = {j["ClusterId"] for j in jobs}
             duplicated += max(0, len(jobs) - action.count) + max(0, len(clusters) - 1)
             result = results.get(action.key)
-            if len(jobs) < action.count and not (result is not None and result.status in NO_EFFECT and not jobs):
+            if len(jobs) < action.count and not (
+                result is not None and result.status in NO_EFFECT and not jobs
+            ):
                 lost += action.count - len(jobs)
         return {"lost": lost, "duplicated": duplicated}
 

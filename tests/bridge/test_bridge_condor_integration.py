@@ -14,9 +14,9 @@ import os
 import pytest
 
 from hepde.actions import KEY_ATTR, AdvertiseAds, InvalidateAds, SubmitPilots, idempotency_key
-from hepde.bridge.condor import CondorError, HTCondorCollector, HTCondorSchedd
-from hepde.bridge.ledger import Ledger
-from hepde.bridge.results import MemoryResults
+from hepde.condor.adapter import CondorError, HTCondorCollector, HTCondorSchedd
+from hepde_bridge.ledger import Ledger
+from hepde_bridge.results import MemoryResults
 
 pytestmark = pytest.mark.integration
 
@@ -26,13 +26,18 @@ def _schedd_or_skip() -> HTCondorSchedd:
         import htcondor2  # noqa: F401
     except ImportError as exc:  # pragma: no cover - dev installs the bridge extra
         pytest.skip(f"the htcondor bindings are not installed: {exc}")
-    schedd = HTCondorSchedd("real", name=os.environ.get("HEPDE_TEST_SCHEDD") or None,
-                            pool=os.environ.get("HEPDE_TEST_POOL") or None)
+    schedd = HTCondorSchedd(
+        "real",
+        name=os.environ.get("HEPDE_TEST_SCHEDD") or None,
+        pool=os.environ.get("HEPDE_TEST_POOL") or None,
+    )
     try:
         schedd.query("false", ["ClusterId"])
     except CondorError as exc:
-        pytest.skip(f"no HTCondor schedd is reachable from this host ({exc}); "
-                    "these machines have the bindings but no HTCondor daemons — run on a host where condor_q works")
+        pytest.skip(
+            f"no HTCondor schedd is reachable from this host ({exc}); "
+            "these machines have the bindings but no HTCondor daemons — run on a host where condor_q works"
+        )
     return schedd
 
 
@@ -57,21 +62,33 @@ class _Queue:
 
 
 def _bridge(tmp_path, schedd, collector=None):
-    from hepde.bridge.config import parse_config
-    from hepde.bridge.service import Bridge
+    from hepde_bridge.config import parse_config
+    from hepde_bridge.service import Bridge
 
-    config = parse_config({"bridge": "itest", "results": [], "ledger": str(tmp_path / "l.sqlite"),
-                           "schedds": {"real": {"executables": ["/bin/sleep"], "universes": ["vanilla"]}},
-                           "collectors": {"real": {"host": os.environ.get("HEPDE_TEST_COLLECTOR", "")}}})
+    config = parse_config(
+        {
+            "bridge": "itest",
+            "results": [],
+            "ledger": str(tmp_path / "l.sqlite"),
+            "schedds": {"real": {"executables": ["/bin/sleep"], "universes": ["vanilla"]}},
+            "collectors": {"real": {"host": os.environ.get("HEPDE_TEST_COLLECTOR", "")}},
+        }
+    )
     results = MemoryResults()
-    bridge = Bridge(config, queue=_Queue(), dead_letters=_Queue(), schedds={"real": schedd},
-                    collectors={"real": collector} if collector else {}, ledger=Ledger(config.ledger),
-                    results=[results])
+    bridge = Bridge(
+        config,
+        queue=_Queue(),
+        dead_letters=_Queue(),
+        schedds={"real": schedd},
+        collectors={"real": collector} if collector else {},
+        ledger=Ledger(config.ledger),
+        results=[results],
+    )
     return bridge, results
 
 
 def _message(action, n=1):
-    from hepde.bridge.sqs import Message
+    from hepde.bridge_queue import Message
 
     return Message(f"m{n}", f"r{n}", action.model_dump_json(), n)
 
@@ -80,9 +97,19 @@ def test_real_schedd_submit_is_stamped_found_again_and_removed(tmp_path):
     schedd = _schedd_or_skip()
     bridge, results = _bridge(tmp_path, schedd)
     key = idempotency_key("itest", os.getpid(), "submit")
-    action = SubmitPilots(key=key, channel="itest", schedd="real", count=2,
-                          description={"universe": "vanilla", "executable": "/bin/sleep", "arguments": "600",
-                                       "hold": "true", "request_memory": "16"})
+    action = SubmitPilots(
+        key=key,
+        channel="itest",
+        schedd="real",
+        count=2,
+        description={
+            "universe": "vanilla",
+            "executable": "/bin/sleep",
+            "arguments": "600",
+            "hold": "true",
+            "request_memory": "16",
+        },
+    )
     try:
         assert bridge.handle(_message(action)) == "done"
         jobs = schedd.query(f'{KEY_ATTR} == "{key}"', ["ClusterId", "ProcId", KEY_ATTR])
@@ -99,15 +126,27 @@ def test_real_schedd_submit_is_stamped_found_again_and_removed(tmp_path):
 def test_real_collector_advertise_and_invalidate(tmp_path):
     host = os.environ.get("HEPDE_TEST_COLLECTOR")
     if not host:
-        pytest.skip("HEPDE_TEST_COLLECTOR is not set: no collector to advertise to (none can run on these machines)")
+        pytest.skip(
+            "HEPDE_TEST_COLLECTOR is not set: no collector to advertise to (none can run on these machines)"
+        )
     collector = HTCondorCollector("real", host=host)
     bridge, _ = _bridge(tmp_path, _schedd_or_skip(), collector)
     name = f"hepde-itest-{os.getpid()}"
-    adv = AdvertiseAds(key=idempotency_key("itest", os.getpid(), "adv"), channel="itest", collector="real",
-                       ad_type="glideclient", ads=[{"Name": name, "GlideinMyType": "glideclient"}])
+    adv = AdvertiseAds(
+        key=idempotency_key("itest", os.getpid(), "adv"),
+        channel="itest",
+        collector="real",
+        ad_type="glideclient",
+        ads=[{"Name": name, "GlideinMyType": "glideclient"}],
+    )
     assert bridge.handle(_message(adv)) == "done"
     assert [a["Name"] for a in collector.query("any", f'Name == "{name}"', ["Name"])] == [name]
-    inv = InvalidateAds(key=idempotency_key("itest", os.getpid(), "inv"), channel="itest", collector="real",
-                        ad_type="glideclient", constraint=f'Name == "{name}"')
+    inv = InvalidateAds(
+        key=idempotency_key("itest", os.getpid(), "inv"),
+        channel="itest",
+        collector="real",
+        ad_type="glideclient",
+        constraint=f'Name == "{name}"',
+    )
     assert bridge.handle(_message(inv, 2)) == "done"
     assert collector.query("any", f'Name == "{name}"', ["Name"]) == []

@@ -12,11 +12,30 @@ from hepde.config.validate import validate_paths
 from hepde.modules.direct.planner import DirectSubmissionPlanner
 from hepde.modules.direct.routing import Route, route_jobs
 
-CE = {"name": "fermigrid", "kind": "htcondor_ce", "ce": "fermigridce01.fnal.gov", "cores_per_pilot": 8,
-      "max_idle_pilots": 20, "max_pilots": 100, "max_submit_per_cycle": 50}
-HPC = {"name": "theta", "kind": "batch", "batch_system": "cobalt", "login": "hep@theta.alcf.anl.gov",
-       "queue": "default", "project": "P", "cores_per_node": 64, "max_nodes_per_job": 16, "walltime_minutes": 60,
-       "mpi_capable": True, "max_queued_jobs": 10, "max_jobs": 20, "max_submit_per_cycle": 10}
+CE = {
+    "name": "fermigrid",
+    "kind": "htcondor_ce",
+    "ce": "fermigridce01.fnal.gov",
+    "cores_per_pilot": 8,
+    "max_idle_pilots": 20,
+    "max_pilots": 100,
+    "max_submit_per_cycle": 50,
+}
+HPC = {
+    "name": "theta",
+    "kind": "batch",
+    "batch_system": "cobalt",
+    "login": "hep@theta.alcf.anl.gov",
+    "queue": "default",
+    "project": "P",
+    "cores_per_node": 64,
+    "max_nodes_per_job": 16,
+    "walltime_minutes": 60,
+    "mpi_capable": True,
+    "max_queued_jobs": 10,
+    "max_jobs": 20,
+    "max_submit_per_cycle": 10,
+}
 SINGLE = {"name": "single", "jobs": "RequestCpus == 1", "targets": ["fermigrid", "theta"]}
 MPI = {"name": "mpi", "jobs": "WantMPI =?= true", "targets": ["theta"], "mpi": True}
 NOW = 1_800_000_000.0
@@ -27,10 +46,13 @@ def jobs(n: int, status: int = 1, **attrs) -> list[dict]:
 
 
 def block(user_jobs, pilots=(), actions=(), left=1000.0, taken_at=NOW):
-    return {"job_manifests": pd.DataFrame(list(user_jobs)), "pilot_manifests": pd.DataFrame(list(pilots)),
-            "pilot_manifests_snapshot": {"taken_at": taken_at},
-            "bridge_actions": pd.DataFrame(list(actions)),
-            "hpc_allocations": pd.DataFrame({"allocation": ["P"], "node_hours_left": [left]})}
+    return {
+        "job_manifests": pd.DataFrame(list(user_jobs)),
+        "pilot_manifests": pd.DataFrame(list(pilots)),
+        "pilot_manifests_snapshot": {"taken_at": taken_at},
+        "bridge_actions": pd.DataFrame(list(actions)),
+        "hpc_allocations": pd.DataFrame({"allocation": ["P"], "node_hours_left": [left]}),
+    }
 
 
 def plan(params: dict, data: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -66,24 +88,40 @@ def test_limits_spill_to_the_next_target_and_say_which_bound():
 
 def test_never_beyond_the_allocation_hours_left():
     # 1-node, 1-hour pilots; 2.5 node-hours left: two pilots, not three
-    subs, _ = plan({"targets": [HPC], "routes": [{**SINGLE, "targets": ["theta"]}]}, block(jobs(64 * 5), left=2.5))
+    subs, _ = plan(
+        {"targets": [HPC], "routes": [{**SINGLE, "targets": ["theta"]}]}, block(jobs(64 * 5), left=2.5)
+    )
     row = subs.iloc[0]
     assert row["pilots"] == 2 and "allocation" in row["limited_by"]
     # queued and running pilots already commit their walltime: none left
-    running = [{"HepdeTarget": "theta", "HepdeRoute": "single", "HepdeNodes": 1, "JobStatus": 2,
-                "EnteredCurrentStatus": NOW - 7200, "HepdeActionKey": "k1"}] * 2
-    subs, _ = plan({"targets": [HPC], "routes": [{**SINGLE, "targets": ["theta"]}]},
-                   block(jobs(64 * 5), pilots=running, left=2.5))
+    running = [
+        {
+            "HepdeTarget": "theta",
+            "HepdeRoute": "single",
+            "HepdeNodes": 1,
+            "JobStatus": 2,
+            "EnteredCurrentStatus": NOW - 7200,
+            "HepdeActionKey": "k1",
+        }
+    ] * 2
+    subs, _ = plan(
+        {"targets": [HPC], "routes": [{**SINGLE, "targets": ["theta"]}]},
+        block(jobs(64 * 5), pilots=running, left=2.5),
+    )
     assert subs.iloc[0]["pilots"] == 0
     # an unknown allocation submits nothing
-    subs, _ = plan({"targets": [{**HPC, "allocation": "other"}], "routes": [{**SINGLE, "targets": ["theta"]}]},
-                   block(jobs(10)))
+    subs, _ = plan(
+        {"targets": [{**HPC, "allocation": "other"}], "routes": [{**SINGLE, "targets": ["theta"]}]},
+        block(jobs(10)),
+    )
     assert subs.iloc[0]["pilots"] == 0 and subs.iloc[0]["limited_by"] == "allocation_unknown"
 
 
 def test_mpi_jobs_become_one_multi_node_batch_job_each():
-    mpi_jobs = [{"ClusterId": 9, "ProcId": 0, "JobStatus": 1, "RequestCpus": 64, "WantMPI": True, "RequestNodes": n}
-                for n in (8, 4, 32)]
+    mpi_jobs = [
+        {"ClusterId": 9, "ProcId": 0, "JobStatus": 1, "RequestCpus": 64, "WantMPI": True, "RequestNodes": n}
+        for n in (8, 4, 32)
+    ]
     subs, demand = plan({"targets": [HPC], "routes": [MPI]}, block(mpi_jobs))
     assert pilots_by(subs) == {("mpi", "theta", 8): 1, ("mpi", "theta", 4): 1}
     d = demand.set_index("route").loc["mpi"]
@@ -94,19 +132,35 @@ def test_mpi_jobs_become_one_multi_node_batch_job_each():
 
 def test_mpi_routes_only_to_mpi_capable_targets_is_a_config_error():
     with pytest.raises(ValidationError, match="MPI route 'mpi' may only use MPI-capable batch targets"):
-        DirectSubmissionPlanner({"targets": [CE, {**HPC, "mpi_capable": False}], "routes": [{**MPI, "targets": ["theta"]}]})
+        DirectSubmissionPlanner(
+            {"targets": [CE, {**HPC, "mpi_capable": False}], "routes": [{**MPI, "targets": ["theta"]}]}
+        )
     with pytest.raises(ValidationError, match="not MPI-capable: \\['fermigrid'\\]"):
         DirectSubmissionPlanner({"targets": [CE, HPC], "routes": [{**MPI, "targets": ["fermigrid"]}]})
 
 
 def test_route_expressions_are_checked_when_the_channel_is_validated(tmp_path):
-    config = {"sources": {"s": {"module": "hepde.modules.sources.table_file",
-                                "parameters": {"location": "x.csv", "product": "job_manifests"}}},
-              "transforms": {"p": {"module": "hepde.modules.direct.planner", "name": "DirectSubmissionPlanner",
-                                   "parameters": {"targets": [CE], "routes": [{"name": "bad", "jobs": "RequestCpus >",
-                                                                                "targets": ["fermigrid"]},
-                                                                               {"name": "r2", "jobs": "true",
-                                                                                "targets": ["nowhere"]}]}}}}
+    config = {
+        "sources": {
+            "s": {
+                "module": "hepde.modules.generic.table_file",
+                "parameters": {"location": "x.csv", "product": "job_manifests"},
+            }
+        },
+        "transforms": {
+            "p": {
+                "module": "hepde.modules.direct.planner",
+                "name": "DirectSubmissionPlanner",
+                "parameters": {
+                    "targets": [CE],
+                    "routes": [
+                        {"name": "bad", "jobs": "RequestCpus >", "targets": ["fermigrid"]},
+                        {"name": "r2", "jobs": "true", "targets": ["nowhere"]},
+                    ],
+                },
+            }
+        },
+    }
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(config))
     _, problems = validate_paths([str(path)])
@@ -115,17 +169,31 @@ def test_route_expressions_are_checked_when_the_channel_is_validated(tmp_path):
 
 
 def test_routing_uses_classad_three_valued_logic():
-    frame = pd.DataFrame([{"Owner": "cms", "RequestCpus": 1}, {"Owner": "cms"}, {"Owner": "x", "RequestCpus": 8}])
-    routes = [Route(name="a", jobs="RequestCpus == 1", targets=["t"]),
-              Route(name="b", jobs='RequestCpus >= 1 || Owner == "x"', targets=["t"])]
+    frame = pd.DataFrame(
+        [{"Owner": "cms", "RequestCpus": 1}, {"Owner": "cms"}, {"Owner": "x", "RequestCpus": 8}]
+    )
+    routes = [
+        Route(name="a", jobs="RequestCpus == 1", targets=["t"]),
+        Route(name="b", jobs='RequestCpus >= 1 || Owner == "x"', targets=["t"]),
+    ]
     # the second job has no RequestCpus: "undefined" matches nothing, not even `== 1`
     assert list(route_jobs(frame, routes)) == ["a", None, "b"]
 
 
 def test_actions_in_flight_are_counted_until_a_later_snapshot_shows_them():
-    action = {"key": "de-k1", "kind": "submit", "target": "fermigrid", "route": "single", "count": 2, "nodes": 1,
-              "sent_at": NOW - 30, "expires_at": NOW + 870, "send_status": "sent", "result_status": None,
-              "result_at": None}
+    action = {
+        "key": "de-k1",
+        "kind": "submit",
+        "target": "fermigrid",
+        "route": "single",
+        "count": 2,
+        "nodes": 1,
+        "sent_at": NOW - 30,
+        "expires_at": NOW + 870,
+        "send_status": "sent",
+        "result_status": None,
+        "result_at": None,
+    }
     params = {"targets": [CE], "routes": [{**SINGLE, "targets": ["fermigrid"]}]}
     # sent, not yet carried out: 16 cores provided for
     subs, _ = plan(params, block(jobs(20), actions=[action]))
@@ -135,7 +203,8 @@ def test_actions_in_flight_are_counted_until_a_later_snapshot_shows_them():
     assert pilots_by(plan(params, block(jobs(20), actions=[done]))[0]) == {("single", "fermigrid", 1): 1}
     # a snapshot taken well after the result is the truth (the pilots are not in it: gone)
     assert pilots_by(plan(params, block(jobs(20), actions=[done], taken_at=NOW + 600))[0]) == {
-        ("single", "fermigrid", 1): 3}
+        ("single", "fermigrid", 1): 3
+    }
     # failed, expired, dead-lettered, or never sent: no effect, not counted
     for status in ("failed", "expired", "dead_lettered"):
         gone = {**action, "result_status": status, "result_at": NOW}
@@ -148,8 +217,16 @@ def test_actions_in_flight_are_counted_until_a_later_snapshot_shows_them():
 
 
 def test_pilots_just_started_still_wait_for_their_jobs():
-    started = [{"HepdeTarget": "fermigrid", "HepdeRoute": "single", "HepdeNodes": 1, "JobStatus": 2,
-                "EnteredCurrentStatus": NOW - 60, "HepdeActionKey": "k"}] * 3
+    started = [
+        {
+            "HepdeTarget": "fermigrid",
+            "HepdeRoute": "single",
+            "HepdeNodes": 1,
+            "JobStatus": 2,
+            "EnteredCurrentStatus": NOW - 60,
+            "HepdeActionKey": "k",
+        }
+    ] * 3
     params = {"targets": [CE], "routes": [{**SINGLE, "targets": ["fermigrid"]}]}
     assert pilots_by(plan(params, block(jobs(24), pilots=started))[0]) == {}
     long_running = [dict(p, EnteredCurrentStatus=NOW - 3600) for p in started]
@@ -157,8 +234,12 @@ def test_pilots_just_started_still_wait_for_their_jobs():
 
 
 def test_ramp_fraction_and_the_channel_cap():
-    params = {"targets": [CE], "routes": [{**SINGLE, "targets": ["fermigrid"]}], "ramp_fraction": 0.34,
-              "max_submit_per_cycle": 100}
+    params = {
+        "targets": [CE],
+        "routes": [{**SINGLE, "targets": ["fermigrid"]}],
+        "ramp_fraction": 0.34,
+        "max_submit_per_cycle": 100,
+    }
     assert pilots_by(plan(params, block(jobs(80)))[0]) == {("single", "fermigrid", 1): 4}
     capped = dict(params, ramp_fraction=1.0, max_submit_per_cycle=3)
     subs, _ = plan(capped, block(jobs(80)))
@@ -166,7 +247,9 @@ def test_ramp_fraction_and_the_channel_cap():
 
 
 def test_unrouted_jobs_are_reported():
-    _, demand = plan({"targets": [CE], "routes": [{**SINGLE, "targets": ["fermigrid"]}]},
-                     block(jobs(3) + jobs(2, RequestCpus=4)))
+    _, demand = plan(
+        {"targets": [CE], "routes": [{**SINGLE, "targets": ["fermigrid"]}]},
+        block(jobs(3) + jobs(2, RequestCpus=4)),
+    )
     row = demand.set_index("route").loc["(unrouted)"]
     assert row["idle_jobs"] == 2 and row["why_unserved"] == "no route's expression matches"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hepde.actions import ActionResult
-from hepde.bridge.condor import COMPLETED, HELD, IDLE, RUNNING, CondorRefusedError, CondorUnavailableError
-from hepde.bridge.fakes import FakeCollector, FakeSchedd
-from hepde.bridge.ledger import Ledger
+from hepde.condor.adapter import COMPLETED, HELD, IDLE, RUNNING, CondorRefusedError, CondorUnavailableError
+from hepde.condor.fakes import FakeCollector, FakeSchedd
+from hepde_bridge.ledger import Ledger
 
 GRID = {"universe": "grid", "grid_resource": "condor ce.example ce.example:9619", "executable": "/p"}
 
@@ -17,11 +17,20 @@ def test_submit_is_one_cluster_all_or_nothing_with_submit_file_semantics():
     out = s.submit({**GRID, "+Tag": '"a"', "request_cpus": "2*4", "output": "o.$(Cluster).$(Process)"}, 3)
     assert (out.cluster, out.procs) == (1, 3)
     jobs = s.query("true", ["ProcId", "Tag", "RequestCpus", "Out", "JobStatus", "JobUniverse"])
-    assert jobs[2] == {"ProcId": 2, "Tag": "a", "RequestCpus": 8, "Out": "o.1.2", "JobStatus": IDLE, "JobUniverse": 9}
-    for bad, message in (({**GRID, "grid_resource": ""}, "grid_resource must be specified"),
-                         ({**GRID, "grid_resource": "gt5 x"}, "unknown grid type"),
-                         ({"universe": "grid", "grid_resource": "batch slurm u@h"}, "No 'executable'"),
-                         ({**GRID, "universe": "nope"}, "universe")):
+    assert jobs[2] == {
+        "ProcId": 2,
+        "Tag": "a",
+        "RequestCpus": 8,
+        "Out": "o.1.2",
+        "JobStatus": IDLE,
+        "JobUniverse": 9,
+    }
+    for bad, message in (
+        ({**GRID, "grid_resource": ""}, "grid_resource must be specified"),
+        ({**GRID, "grid_resource": "gt5 x"}, "unknown grid type"),
+        ({"universe": "grid", "grid_resource": "batch slurm u@h"}, "No 'executable'"),
+        ({**GRID, "universe": "nope"}, "universe"),
+    ):
         with pytest.raises(CondorRefusedError, match=message):
             s.submit(bad, 2)
     assert s.count() == 3  # nothing of the refused submits was committed
@@ -30,10 +39,10 @@ def test_submit_is_one_cluster_all_or_nothing_with_submit_file_semantics():
 def test_constraints_use_classad_semantics():
     s = FakeSchedd("s")
     s.add_jobs([{"Owner": "a", "RequestCpus": 1}, {"Owner": "b"}, {"Owner": "c", "RequestCpus": 8}])
-    assert s.count("RequestCpus < 4") == 1          # undefined < 4 is undefined: no match
+    assert s.count("RequestCpus < 4") == 1  # undefined < 4 is undefined: no match
     assert s.count("RequestCpus =?= undefined") == 1
     assert s.count('stringListMember(Owner, "a,c")') == 2
-    assert s.count("1/0 == 1") == 0                 # error: no match
+    assert s.count("1/0 == 1") == 0  # error: no match
 
 
 def test_job_states_and_history():
@@ -53,11 +62,17 @@ def test_job_states_and_history():
 def test_collector_update_replaces_by_type_and_name_and_invalidates_by_constraint():
     c = FakeCollector()
     c.advertise([{"MyType": "glideclient", "Name": "a", "ReqIdleGlideins": 1}])
-    c.advertise([{"MyType": "glideclient", "Name": "a", "ReqIdleGlideins": 5},
-                 {"MyType": "glideclientglobal", "Name": "a"}])
+    c.advertise(
+        [
+            {"MyType": "glideclient", "Name": "a", "ReqIdleGlideins": 5},
+            {"MyType": "glideclientglobal", "Name": "a"},
+        ]
+    )
     assert c.query("any", 'MyType == "glideclient"', ["ReqIdleGlideins"]) == [{"ReqIdleGlideins": 5}]
-    c.advertise([{"MyType": "Query", "TargetType": "glideclient", "Requirements": {"expr": 'Name == "a"'}}],
-                "INVALIDATE_ADS_GENERIC")
+    c.advertise(
+        [{"MyType": "Query", "TargetType": "glideclient", "Requirements": {"expr": 'Name == "a"'}}],
+        "INVALIDATE_ADS_GENERIC",
+    )
     assert c.names("glideclient") == [] and c.names("glideclientglobal") == ["a"]
     with pytest.raises(CondorRefusedError, match="MyType and Name"):
         c.advertise([{"MyType": "glideclient"}])

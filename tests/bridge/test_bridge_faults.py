@@ -14,7 +14,7 @@ import pytest
 from bridge_harness import Killed, advertise_action, submit_action
 
 from hepde.actions import SubmitPilots, idempotency_key
-from hepde.bridge.condor import RUNNING
+from hepde.condor.adapter import RUNNING
 
 
 def report(name: str, counts: dict[str, int]) -> None:
@@ -36,14 +36,19 @@ def kill_after(obj, attr: str, times: int = 1):
     setattr(obj, attr, wrapper)
 
 
-@pytest.mark.parametrize("kill_point", ["after_submit_commit", "after_ledger_finish", "after_report",
-                                        "after_mark_tried"])
+@pytest.mark.parametrize(
+    "kill_point", ["after_submit_commit", "after_ledger_finish", "after_report", "after_mark_tried"]
+)
 def test_bridge_killed_between_submit_and_acknowledge(world, kill_point):
     # Given submit actions on the queue and a bridge that dies at the kill point of the first one
     world.send(submit_action(1, count=3), submit_action(2, count=2))
     first = world.bridge()
-    target = {"after_submit_commit": (world.schedd, "submit"), "after_ledger_finish": (first.ledger, "finish"),
-              "after_report": (world.results, "report"), "after_mark_tried": (first.ledger, "mark_tried")}[kill_point]
+    target = {
+        "after_submit_commit": (world.schedd, "submit"),
+        "after_ledger_finish": (first.ledger, "finish"),
+        "after_report": (world.results, "report"),
+        "after_mark_tried": (first.ledger, "mark_tried"),
+    }[kill_point]
     kill_after(*target)
     with pytest.raises(Killed):
         first.run_once()
@@ -130,7 +135,9 @@ def test_schedd_down_for_good_after_a_lost_reply_reports_unknown_not_failed(worl
     (result,) = world.results.results
     assert result.status == "unknown" and "outcome unknown" in result.detail
     world.schedd.down = False
-    counts = world.accounting()  # the jobs exist once: not lost, not doubled (the planner waits for a snapshot)
+    counts = (
+        world.accounting()
+    )  # the jobs exist once: not lost, not doubled (the planner waits for a snapshot)
     report("schedd down after a lost reply", counts)
     assert counts == {"lost": 0, "duplicated": 0}
 
@@ -167,14 +174,25 @@ def test_collector_down_too_long_is_dead_lettered_with_the_reason(world):
     assert world.results.results[0].status == "failed"
 
 
-@pytest.mark.parametrize(("body", "reason"), [
-    ("not json", "message body is not JSON"),
-    ('{"schema_version": 9, "kind": "submit"}', "unsupported action schema_version 9"),
-    ('{"kind": "submit", "key": "de-0123456789abcdef", "channel": "direct", "schedd": "pilots"}', "count: Field required"),
-    ('{"kind": "remove", "key": "de-0123456789abcdef", "channel": "direct", "schedd": "pilots", "constraint": "a >"}',
-     "is not a valid ClassAd expression"),
-    ('{"kind": "launch_missiles", "key": "de-0123456789abcdef", "channel": "direct"}', "does not match any of the expected tags"),
-])
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("not json", "message body is not JSON"),
+        ('{"schema_version": 9, "kind": "submit"}', "unsupported action schema_version 9"),
+        (
+            '{"kind": "submit", "key": "de-0123456789abcdef", "channel": "direct", "schedd": "pilots"}',
+            "count: Field required",
+        ),
+        (
+            '{"kind": "remove", "key": "de-0123456789abcdef", "channel": "direct", "schedd": "pilots", "constraint": "a >"}',
+            "is not a valid ClassAd expression",
+        ),
+        (
+            '{"kind": "launch_missiles", "key": "de-0123456789abcdef", "channel": "direct"}',
+            "does not match any of the expected tags",
+        ),
+    ],
+)
 def test_malformed_action_is_dead_lettered_with_its_reason(world, body, reason):
     # Given a malformed message between two good ones
     world.send(submit_action(1))
@@ -206,7 +224,9 @@ class Outage:
         def call(*args, **kwargs):
             if self.down:
                 self.failed_calls += 1
-                raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
+                raise botocore.exceptions.EndpointConnectionError(
+                    endpoint_url="https://sqs.us-east-1.amazonaws.com"
+                )
             return attr(*args, **kwargs)
 
         return call
@@ -283,8 +303,16 @@ def test_chaos_random_kills_duplicates_refusals_and_lost_replies(world):
     kills = 0
     for _ in range(200):
         bridge = world.bridge()
-        point = rng.choice([(world.schedd, "submit"), (bridge.ledger, "finish"), (bridge.ledger, "mark_tried"),
-                            (world.results, "report"), (bridge.ledger, "begin"), None])
+        point = rng.choice(
+            [
+                (world.schedd, "submit"),
+                (bridge.ledger, "finish"),
+                (bridge.ledger, "mark_tried"),
+                (world.results, "report"),
+                (bridge.ledger, "begin"),
+                None,
+            ]
+        )
         saved = getattr(*point) if point else None
         if point:
             kill_after(*point)

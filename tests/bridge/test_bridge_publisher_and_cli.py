@@ -11,9 +11,9 @@ import pytest
 from bridge_harness import PILOT, REGION
 
 from hepde.actions import parse_action
-from hepde.bridge.main import main as bridge_main
 from hepde.modules.direct.publishers import BridgeSubmitPublisher
 from hepde.modules.direct.targets import CETarget
+from hepde_bridge.main import main as bridge_main
 
 
 class Records:
@@ -26,13 +26,40 @@ class Records:
 
 def plan_frame(pilots: int = 3) -> pd.DataFrame:
     ce = CETarget(name="fermigrid", kind="htcondor_ce", ce="ce.example", executable=PILOT)
-    return pd.DataFrame([{"route": "single", "target": "fermigrid", "kind": "htcondor_ce", "schedd": "pilots",
-                          "pilots": pilots, "nodes": 1, "cores_per_pilot": 8, "walltime_minutes": 60, "node_hours": 3.0,
-                          "idle_jobs": 20, "pending_pilots": 0, "limited_by": "",
-                          "submit": json.dumps(ce.description())},
-                         {"route": "single", "target": "other", "kind": "htcondor_ce", "schedd": "pilots", "pilots": 0,
-                          "nodes": 1, "cores_per_pilot": 8, "walltime_minutes": 60, "node_hours": 0.0, "idle_jobs": 20,
-                          "pending_pilots": 0, "limited_by": "max_pilots", "submit": "{}"}])
+    return pd.DataFrame(
+        [
+            {
+                "route": "single",
+                "target": "fermigrid",
+                "kind": "htcondor_ce",
+                "schedd": "pilots",
+                "pilots": pilots,
+                "nodes": 1,
+                "cores_per_pilot": 8,
+                "walltime_minutes": 60,
+                "node_hours": 3.0,
+                "idle_jobs": 20,
+                "pending_pilots": 0,
+                "limited_by": "",
+                "submit": json.dumps(ce.description()),
+            },
+            {
+                "route": "single",
+                "target": "other",
+                "kind": "htcondor_ce",
+                "schedd": "pilots",
+                "pilots": 0,
+                "nodes": 1,
+                "cores_per_pilot": 8,
+                "walltime_minutes": 60,
+                "node_hours": 0.0,
+                "idle_jobs": 20,
+                "pending_pilots": 0,
+                "limited_by": "max_pilots",
+                "submit": "{}",
+            },
+        ]
+    )
 
 
 def publisher(records: Records, client, generation: int = 7, **params) -> BridgeSubmitPublisher:
@@ -70,6 +97,7 @@ def test_publisher_marks_actions_send_failed_when_sqs_refuses(aws):
 
             def fail(**kw):
                 raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://sqs")
+
             return fail
 
     records = Records()
@@ -87,9 +115,15 @@ def test_publisher_uses_the_deployed_queue_url_and_needs_a_queue(aws, monkeypatc
     monkeypatch.delenv("DE_BRIDGE_ACTIONS_QUEUE_URL")
     with pytest.raises(Exception, match="the queue does not exist"):
         publisher(Records(), sqs, bridge="site2").queue()
-    assert publisher(Records(), sqs, bridge="site2", create_queue_if_missing=True).queue().name == \
-        "hepde-bridge-site2-actions"
-    assert publisher(Records(), sqs).publish({"pilot_submissions": plan_frame(0)}).summary.startswith("no pilots")
+    assert (
+        publisher(Records(), sqs, bridge="site2", create_queue_if_missing=True).queue().name
+        == "hepde-bridge-site2-actions"
+    )
+    assert (
+        publisher(Records(), sqs)
+        .publish({"pilot_submissions": plan_frame(0)})
+        .summary.startswith("no pilots")
+    )
 
 
 def test_de_bridge_run_once_check_and_ledger(aws, tmp_path, capsys):
@@ -120,8 +154,14 @@ schedd = "pilots"
     assert bridge_main(["run", "--config", str(config), "--once", "--fake-condor"]) == 0
     health = json.loads((tmp_path / "health.json").read_text())
     assert health["counters"]["jobs_submitted"] == 3 and health["counters"]["snapshots_pushed"] == 1
-    assert int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-               ["Attributes"]["ApproximateNumberOfMessages"]) == 0
+    assert (
+        int(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert bridge_main(["ledger", "--config", str(config)]) == 0
     out = capsys.readouterr().out.splitlines()

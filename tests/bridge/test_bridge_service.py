@@ -8,9 +8,9 @@ import urllib.request
 from bridge_harness import PILOT, act_action, advertise_action, invalidate_action, submit_action
 
 from hepde.actions import KEY_ATTR, ROUTE_ATTR, TARGET_ATTR
-from hepde.bridge.condor import HELD, IDLE, RUNNING
-from hepde.bridge.health import HealthServer
+from hepde.condor.adapter import HELD, IDLE, RUNNING
 from hepde.snapshots import read_latest
+from hepde_bridge.health import HealthServer
 
 
 def test_submit_action_creates_one_cluster_stamped_with_its_key_and_reports_done(world):
@@ -21,12 +21,20 @@ def test_submit_action_creates_one_cluster_stamped_with_its_key_and_reports_done
     bridge = world.bridge()
     bridge.run_once()
     # Then the schedd holds one cluster of 3 grid jobs carrying the key, target and route
-    jobs = world.schedd.query(f'{KEY_ATTR} == "{action.key}"', ["ClusterId", TARGET_ATTR, ROUTE_ATTR, "GridResource",
-                                                                  "JobUniverse", "Cmd", "JobStatus"])
+    jobs = world.schedd.query(
+        f'{KEY_ATTR} == "{action.key}"',
+        ["ClusterId", TARGET_ATTR, ROUTE_ATTR, "GridResource", "JobUniverse", "Cmd", "JobStatus"],
+    )
     assert len(jobs) == 3 and {j["ClusterId"] for j in jobs} == {1}
-    assert jobs[0] | {} == {"ClusterId": 1, TARGET_ATTR: "fermigrid", ROUTE_ATTR: "single_core",
-                            "GridResource": "condor ce.fnal.gov ce.fnal.gov:9619", "JobUniverse": 9, "Cmd": PILOT,
-                            "JobStatus": IDLE}
+    assert jobs[0] | {} == {
+        "ClusterId": 1,
+        TARGET_ATTR: "fermigrid",
+        ROUTE_ATTR: "single_core",
+        "GridResource": "condor ce.fnal.gov ce.fnal.gov:9619",
+        "JobUniverse": 9,
+        "Cmd": PILOT,
+        "JobStatus": IDLE,
+    }
     # and the result was reported and the message deleted
     (result,) = world.results.results
     assert (result.key, result.status, result.jobs, result.clusters) == (action.key, "done", 3, [1])
@@ -52,7 +60,9 @@ def test_remove_hold_release_touch_only_bridge_jobs_and_refuse_mass_changes(worl
     bridge = world.bridge()
     bridge.run_once()
     world.schedd.set_status(f"{KEY_ATTR} =!= undefined && ProcId < 2", RUNNING)
-    world.send(act_action(2, "hold", "ProcId >= 0"))  # would match the user's job too: only bridge jobs change
+    world.send(
+        act_action(2, "hold", "ProcId >= 0")
+    )  # would match the user's job too: only bridge jobs change
     bridge.run_once()
     assert world.schedd.count(f"JobStatus == {HELD}") == 4
     assert world.schedd.count("ClusterId == 500 && JobStatus == 1") == 1 and user
@@ -143,7 +153,7 @@ def test_stop_finishes_the_message_in_hand_and_returns_the_others_at_once(world)
 def test_cloudwatch_metrics_for_the_dashboard(world):
     import boto3
 
-    from hepde.bridge.cloudwatch import CloudWatchMetrics
+    from hepde_bridge.cloudwatch import CloudWatchMetrics
 
     cw = boto3.client("cloudwatch", region_name="us-east-1")
     world.send(submit_action(1), submit_action(2, executable="/bin/sh"))
@@ -153,5 +163,7 @@ def test_cloudwatch_metrics_for_the_dashboard(world):
     assert bridge.cloudwatch.flush() is True
     metrics = {m["MetricName"]: m["Dimensions"] for m in cw.list_metrics(Namespace="HEPCloudDE")["Metrics"]}
     assert set(metrics) == {"BridgeActionLatency", "BridgeActionFailures"}
-    assert {d["Name"]: d["Value"] for d in metrics["BridgeActionFailures"]} == {"bridge": "test",
-                                                                               "service": "decision-engine"}
+    assert {d["Name"]: d["Value"] for d in metrics["BridgeActionFailures"]} == {
+        "bridge": "test",
+        "service": "decision-engine",
+    }

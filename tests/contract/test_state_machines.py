@@ -26,8 +26,11 @@ def _walk(states: dict) -> tuple[dict, list[tuple[str, str]]]:
     found, edges = {}, []
     for name, st in states.items():
         found[name] = st
-        for target in [st.get("Next"), st.get("Default")] + [c.get("Next") for c in st.get("Choices", [])] + \
-                [c.get("Next") for c in st.get("Catch", [])]:
+        for target in (
+            [st.get("Next"), st.get("Default")]
+            + [c.get("Next") for c in st.get("Choices", [])]
+            + [c.get("Next") for c in st.get("Catch", [])]
+        ):
             if target:
                 edges.append((name, target))
         for br in st.get("Branches", []):
@@ -88,7 +91,9 @@ def test_every_custom_error_name_is_an_exception_class_of_the_code(definition):
                 names.add(choice["StringEquals"])
     for name in sorted(names):
         cls = getattr(errors, name, None)
-        assert isinstance(cls, type) and issubclass(cls, Exception), f"{name} is not an exception class in hepde.errors"
+        assert isinstance(cls, type) and issubclass(cls, Exception), (
+            f"{name} is not an exception class in hepde.errors"
+        )
 
 
 @pytest.mark.parametrize("config", CHANNELS, ids=lambda p: p.name)

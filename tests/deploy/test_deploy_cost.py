@@ -8,15 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from hepde.cli.main import main
-from hepde.deploy.cost import PRICES, Measurement, Usage, attribute_size, item_size, model
+from hepde_tools.cli.main import main
+from hepde_tools.deploy.cost import PRICES, Measurement, Usage, attribute_size, item_size, model
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def synthetic(transitions: int = 17, seconds: float = 0.02) -> Measurement:
-    cycle = Usage(invocations=[("cycle", seconds)] * 3 + [("transform", seconds)] * 2, transitions=transitions,
-                  ddb_wru=10, ddb_rru=8, log_bytes=1000)
+    cycle = Usage(
+        invocations=[("cycle", seconds)] * 3 + [("transform", seconds)] * 2,
+        transitions=transitions,
+        ddb_wru=10,
+        ddb_rru=8,
+        log_bytes=1000,
+    )
     acq = Usage(invocations=[("source", seconds)], ddb_wru=4, ddb_rru=2)
     return Measurement("demo", {}, cycle, {"src": acq}, {"src": 300.0}, cycles_measured=3)
 
@@ -26,7 +31,9 @@ def test_deploy_cost_standard_pays_per_transition_express_per_execution():
     std = model(m, cycles_per_minute=1, workflow="STANDARD")
     exp = model(m, cycles_per_minute=1, workflow="EXPRESS")
     cycles = 60 * 730
-    assert std.lines["Step Functions (Standard)"] == pytest.approx(17 * cycles * PRICES["sfn_standard_transition"][0])
+    assert std.lines["Step Functions (Standard)"] == pytest.approx(
+        17 * cycles * PRICES["sfn_standard_transition"][0]
+    )
     assert exp.lines["Step Functions (Express)"] < std.lines["Step Functions (Standard)"] / 50
     assert std.cycles_per_month == cycles
 
@@ -37,7 +44,9 @@ def test_deploy_cost_scales_with_the_cycle_rate_and_splits_shared_sources():
     assert two.lines["Lambda requests"] > 1.9 * one.lines["Lambda requests"] - 0.01
     alone = model(m, cycles_per_minute=1, source_users={"src": 1})
     shared = model(m, cycles_per_minute=1, source_users={"src": 2})
-    assert shared.details["acquisitions_per_month"]["src"] == alone.details["acquisitions_per_month"]["src"] / 2
+    assert (
+        shared.details["acquisitions_per_month"]["src"] == alone.details["acquisitions_per_month"]["src"] / 2
+    )
     assert alone.details["acquisitions_per_month"]["src"] == round(730 * 3600 / 300)
     assert shared.lines["CloudWatch custom metrics"] < alone.lines["CloudWatch custom metrics"]
 
@@ -47,7 +56,9 @@ def test_deploy_cost_lambda_time_below_a_full_vcpu_is_stretched():
     est = model(m, cycles_per_minute=1)
     # cycle: 256 MB -> x 1769/256; transform: 1024 MB -> x 1769/1024
     per_cycle = 3 * 0.1 * 1769 / 256 * 0.25 + 2 * 0.1 * 1769 / 1024 * 1.0
-    assert est.details["lambda_gb_s_per_month"] == pytest.approx(per_cycle * 43800 + 8760 * 0.1 * 1769 / 512 * 0.5, rel=0.01)
+    assert est.details["lambda_gb_s_per_month"] == pytest.approx(
+        per_cycle * 43800 + 8760 * 0.1 * 1769 / 512 * 0.5, rel=0.01
+    )
 
 
 def test_deploy_cost_uses_dynamodbs_item_size_rule():

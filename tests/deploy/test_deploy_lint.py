@@ -24,18 +24,30 @@ def _tool(name: str) -> str:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="test",
-               AWS_SECRET_ACCESS_KEY="test")
+    env.update(
+        SAM_CLI_TELEMETRY="0",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+    )
     return env
 
 
 def test_deploy_template_passes_cfn_lint():
-    proc = subprocess.run([_tool("cfn-lint"), str(TEMPLATE)], capture_output=True, text=True, env=_env(), check=False)
+    proc = subprocess.run(
+        [_tool("cfn-lint"), str(TEMPLATE)], capture_output=True, text=True, env=_env(), check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_deploy_template_passes_sam_validate_lint():
-    proc = subprocess.run([_tool("sam"), "validate", "--lint", "--template-file", str(TEMPLATE), "--region", "us-east-1"],
-                          capture_output=True, text=True, env=_env(), cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [_tool("sam"), "validate", "--lint", "--template-file", str(TEMPLATE), "--region", "us-east-1"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "is a valid SAM Template" in proc.stdout + proc.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hepde.deploy.local import MiniStackUnavailableError, deploy_and_run, ensure_ministack
+from hepde_tools.deploy.local import MiniStackUnavailableError, deploy_and_run, ensure_ministack
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("DE_MINISTACK_VENV", ROOT / ".venv-ministack"))
@@ -25,8 +25,14 @@ def test_deploy_into_ministack_runs_the_channel_on_its_schedule(tmp_path, capsys
     except MiniStackUnavailableError as exc:
         pytest.skip(f"MiniStack cannot be installed here, so no local cloud to deploy into: {exc}")
     # When the real template is built and deployed into it, and we wait for the schedule
-    report = deploy_and_run(template=ROOT / "template.yaml", channel_config=ROOT / "channels" / "example.jsonnet",
-                            venv=VENV, timeout=300, workdir=tmp_path, cycles=1)
+    report = deploy_and_run(
+        template=ROOT / "template.yaml",
+        channel_config=ROOT / "channels" / "example.jsonnet",
+        venv=VENV,
+        timeout=300,
+        workdir=tmp_path,
+        cycles=1,
+    )
     with capsys.disabled():
         print("\n" + report.render())
     # Then a cycle started by EventBridge succeeded, and the sources' own schedules invoked the source function
@@ -40,8 +46,14 @@ def test_deploy_aws_layers_fit_the_lambda_size_limit(tmp_path):
     # Given the layers built for AWS (python3.12, arm64 wheels, trimmed), as `sam build` does for a real deploy
     layer_dir = ROOT / "layers" / "hepde"
     for target in ("build-DepsLayer", "build-LibLayer"):
-        proc = subprocess.run(["make", "-s", target, f"ARTIFACTS_DIR={tmp_path / target}"], cwd=layer_dir,
-                              capture_output=True, text=True, check=False, timeout=600)
+        proc = subprocess.run(
+            ["make", "-s", target, f"ARTIFACTS_DIR={tmp_path / target}"],
+            cwd=layer_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
         if proc.returncode != 0 and "No matching distribution" in proc.stderr:
             pytest.skip(f"the package registry has no wheel for Lambda's platform: {proc.stderr[-300:]}")
         assert proc.returncode == 0, proc.stderr[-2000:]

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hepde.cli.deploy_cmd import context_for, read_list
-from hepde.cli.main import main
-from hepde.deploy import yamlout
-from hepde.deploy.channels_part import channel_id, source_id
-from hepde.deploy.template import (
+from hepde.runtime.asl import placeholders
+from hepde.runtime.stages import SourceRequest
+from hepde_tools.cli.deploy_cmd import context_for, read_list
+from hepde_tools.cli.main import main
+from hepde_tools.deploy import yamlout
+from hepde_tools.deploy.channels_part import channel_id, source_id
+from hepde_tools.deploy.template import (
     PARTS,
     DeployError,
     build,
@@ -25,8 +27,6 @@ from hepde.deploy.template import (
     part_modules,
     rate_expression,
 )
-from hepde.runtime.asl import placeholders
-from hepde.runtime.stages import SourceRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -58,7 +58,8 @@ def resources(doc: dict, type_: str) -> dict[str, dict]:
 def test_deploy_committed_template_matches_the_generator(ctx):
     assert TEMPLATE.read_text() == generate(ctx), (
         "template.yaml is out of date: run `make template` (de deploy generate --list infra/deployed-channels.txt) "
-        "and commit it")
+        "and commit it"
+    )
 
 
 def test_deploy_generate_check_fails_on_a_stale_template(tmp_path, capsys):
@@ -90,11 +91,34 @@ def test_deploy_yaml_writer_round_trips_the_template(doc):
     assert parsed == json.loads(json.dumps({k: v for k, v in doc.items() if v}))
 
 
-@pytest.mark.parametrize("value", ["true", "No", "1.5", "a: b", "x #y", "{a}", "${AWS::StackName}-x", "- a", "",
-                                   " lead", "trail ", "multi\nline\n", "quote\"s", "tab\tbed", "null", "@at", "o'k"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "true",
+        "No",
+        "1.5",
+        "a: b",
+        "x #y",
+        "{a}",
+        "${AWS::StackName}-x",
+        "- a",
+        "",
+        " lead",
+        "trail ",
+        "multi\nline\n",
+        'quote"s',
+        "tab\tbed",
+        "null",
+        "@at",
+        "o'k",
+    ],
+)
 def test_deploy_yaml_writer_keeps_awkward_strings(value):
     assert yaml.safe_load(yamlout.dump({"k": value, "l": [value], "m": {"Fn::Sub": value}})) == {
-        "k": value, "l": [value], "m": {"Fn::Sub": value}}
+        "k": value,
+        "l": [value],
+        "m": {"Fn::Sub": value},
+    }
 
 
 def _allow_actions(statements: list[dict]) -> list[str]:
@@ -134,20 +158,41 @@ def test_deploy_each_function_gets_only_what_its_stage_does(doc):
     assert not any(a.startswith("s3:") for a in cycle), "the cycle stage never touches product values"
     assert "dynamodb:BatchWriteItem" not in cycle
     publish = set(_allow_actions(pols["PublishFunction"]))
-    assert "sqs:SendMessage" in publish and not any(a.startswith("sqs:") for a in set(_allow_actions(pols["DecideFunction"])))
+    assert "sqs:SendMessage" in publish and not any(
+        a.startswith("sqs:") for a in set(_allow_actions(pols["DecideFunction"]))
+    )
     for fn in ("CycleFunction", "SourceFunction", "TransformFunction", "DecideFunction", "PublishFunction"):
         for st in pols[fn]:
             assert st["Resource"] != "*", fn
 
 
 def test_deploy_source_and_publisher_s3_locations_are_granted_per_bucket(tmp_path):
-    cfg = json.loads(json.dumps({
-        "transforms": {},
-        "sources": {"snap": {"module": "hepde.modules.sources.table_file", "schedule": 60,
-                             "parameters": {"location": "s3://onprem-drop/queues/latest.csv", "product": "job_manifests"}}},
-        "publishers": {"out": {"module": "hepde.modules.publishers.table_export",
-                               "parameters": {"product": "job_manifests", "location": "s3://exports-bkt/{channel}/x.csv"}}},
-    }))
+    cfg = json.loads(
+        json.dumps(
+            {
+                "transforms": {},
+                "sources": {
+                    "snap": {
+                        "module": "hepde.modules.generic.table_file",
+                        "schedule": 60,
+                        "parameters": {
+                            "location": "s3://onprem-drop/queues/latest.csv",
+                            "product": "job_manifests",
+                        },
+                    }
+                },
+                "publishers": {
+                    "out": {
+                        "module": "hepde.modules.generic.table_export",
+                        "parameters": {
+                            "product": "job_manifests",
+                            "location": "s3://exports-bkt/{channel}/x.csv",
+                        },
+                    }
+                },
+            }
+        )
+    )
     path = tmp_path / "s3chan.json"
     path.write_text(json.dumps(cfg))
     (tmp_path / "statemachines").mkdir()
@@ -155,20 +200,27 @@ def test_deploy_source_and_publisher_s3_locations_are_granted_per_bucket(tmp_pat
     doc = build(context_for([str(path)], tmp_path)).doc
     pols = _policy_statements(doc)
     src = {s["Sid"]: s for s in pols["SourceFunction"]}
-    assert src["SourceLocations"]["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:s3:::onprem-drop/queues/latest.csv*"}]
+    assert src["SourceLocations"]["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::onprem-drop/queues/latest.csv*"}
+    ]
     pub = {s["Sid"]: s for s in pols["PublishFunction"]}
     assert pub["PublisherLocations"]["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:s3:::exports-bkt/*"}]
     assert not any(s.get("Sid") == "ModuleSecrets" for st in pols.values() for s in st)
 
 
 def test_deploy_secrets_manager_references_are_granted_per_secret():
-    from hepde.deploy.core_part import _secret_arns, secret_refs
+    from hepde_tools.deploy.core_part import _secret_arns, secret_refs
 
-    params = {"credentials": {"secrets_manager": "gce/sa-key", "key": "json"},
-              "accounts": [{"private_key": {"secrets_manager": "arn:aws:secretsmanager:us-east-1:1:secret:nersc-AbCdEf"}}]}
+    params = {
+        "credentials": {"secrets_manager": "gce/sa-key", "key": "json"},
+        "accounts": [
+            {"private_key": {"secrets_manager": "arn:aws:secretsmanager:us-east-1:1:secret:nersc-AbCdEf"}}
+        ],
+    }
     assert _secret_arns(secret_refs(params)) == [
         "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:gce/sa-key-??????",
-        "arn:aws:secretsmanager:us-east-1:1:secret:nersc-AbCdEf"]
+        "arn:aws:secretsmanager:us-east-1:1:secret:nersc-AbCdEf",
+    ]
 
 
 def test_deploy_datablock_table_has_ttl_pitr_and_encryption(doc):
@@ -181,7 +233,10 @@ def test_deploy_datablock_table_has_ttl_pitr_and_encryption(doc):
 def test_deploy_bucket_is_encrypted_private_and_expires_history(doc):
     bucket = doc["Resources"]["ProductsBucket"]["Properties"]
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert (
+        all(bucket["PublicAccessBlockConfiguration"].values())
+        and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    )
     assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {"Ref": "RetentionDays"}
 
 
@@ -193,7 +248,10 @@ def test_deploy_every_bridge_queue_has_a_dead_letter_queue_and_an_alarm(doc):
     for q in mains.values():
         dlq = q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"].split(".")[0]
         assert dlq in queues
-        assert any(a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": f"{dlq}.QueueName"} for a in alarms.values())
+        assert any(
+            a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": f"{dlq}.QueueName"}
+            for a in alarms.values()
+        )
 
 
 def test_deploy_each_channel_has_its_state_machine_schedule_and_alarms(ctx, doc):
@@ -209,7 +267,9 @@ def test_deploy_each_channel_has_its_state_machine_schedule_and_alarms(ctx, doc)
         rule = res[f"{cid}Schedule"]["Properties"]
         assert rule["ScheduleExpression"] == rate_expression(ch.config.cycle_schedule)
         assert rule["Name"] == {"Fn::Sub": "${AWS::StackName}-cycle-" + ch.name}
-        assert rule["Targets"][0]["Arn"] == {"Ref": f"{cid}StateMachine"} and rule["Targets"][0]["Input"] == "{}"
+        assert (
+            rule["Targets"][0]["Arn"] == {"Ref": f"{cid}StateMachine"} and rule["Targets"][0]["Input"] == "{}"
+        )
         for what in ("CyclesFailed", "CyclesHeld", "NotCycling"):
             assert res[f"{cid}{what}Alarm"]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
@@ -222,7 +282,11 @@ def test_deploy_each_source_runs_on_its_own_schedule_with_the_source_stage_event
         rule = res[f"{sid}Schedule"]["Properties"]
         assert rule["ScheduleExpression"] == rate_expression(src.entry.effective_schedule)
         event = json.loads(rule["Targets"][0]["Input"])
-        assert event["mode"] == "force" and event["execution_id"] == "schedule" and event["channel"] in src.channels
+        assert (
+            event["mode"] == "force"
+            and event["execution_id"] == "schedule"
+            and event["channel"] in src.channels
+        )
         assert SourceRequest.model_validate(event).entry == src.entry.to_json()
         assert res[f"{sid}Permission"]["Properties"]["SourceArn"] == {"Fn::GetAtt": f"{sid}Schedule.Arn"}
         assert f"{sid}StaleAlarm" in res
@@ -235,32 +299,38 @@ def test_deploy_dashboard_body_is_json_with_a_row_per_channel(ctx, doc):
     widgets = json.loads(re.sub(r"\$\{[^}]+\}", "X", body))["widgets"]
     titles = [w["properties"].get("title", "") for w in widgets]
     for ch in ctx.channels:
-        assert {f"{ch.name}: cycles", f"{ch.name}: cycle duration (ms)", f"{ch.name}: requests by entry and provider",
-                f"{ch.name}: burn rate ($/h) by provider"} <= set(titles)
+        assert {
+            f"{ch.name}: cycles",
+            f"{ch.name}: cycle duration (ms)",
+            f"{ch.name}: requests by entry and provider",
+            f"{ch.name}: burn rate ($/h) by provider",
+        } <= set(titles)
     assert "bridge: queue depth" in titles and "bridge: action latency (s)" in titles
 
 
 def test_deploy_a_part_module_extends_the_template_and_a_missing_one_is_skipped(ctx, monkeypatch):
-    part = types.ModuleType("hepde.deploy.api_part")
+    part = types.ModuleType("hepde_tools.deploy.api_part")
 
     def contribute(c, t):
         t.resource("RestApi", "AWS::Serverless::Api", {"StageName": {"Ref": "Stage"}})
         t.output("RestApiId", {"Ref": "RestApi"}, "the REST API")
 
     part.contribute = contribute
-    monkeypatch.setitem(sys.modules, "hepde.deploy.api_part", part)
-    doc = build(ctx, PARTS + ("hepde.deploy.not_written_yet",)).doc
+    monkeypatch.setitem(sys.modules, "hepde_tools.deploy.api_part", part)
+    doc = build(ctx, PARTS + ("hepde_tools.deploy.not_written_yet",)).doc
     assert "RestApi" in doc["Resources"] and "RestApiId" in doc["Outputs"]
-    assert "hepde.deploy.api_part" in doc["Metadata"]["hepde"]["parts"]
-    assert "hepde.deploy.not_written_yet" not in [m.__name__ for m in part_modules(PARTS + ("hepde.deploy.not_written_yet",))]
+    assert "hepde_tools.deploy.api_part" in doc["Metadata"]["hepde"]["parts"]
+    assert "hepde_tools.deploy.not_written_yet" not in [
+        m.__name__ for m in part_modules(PARTS + ("hepde_tools.deploy.not_written_yet",))
+    ]
 
 
 def test_deploy_two_parts_defining_one_resource_is_an_error(ctx, monkeypatch):
-    part = types.ModuleType("hepde.deploy.clash_part")
+    part = types.ModuleType("hepde_tools.deploy.clash_part")
     part.contribute = lambda c, t: t.resource("DataBlockTable", "AWS::DynamoDB::Table", {})
-    monkeypatch.setitem(sys.modules, "hepde.deploy.clash_part", part)
+    monkeypatch.setitem(sys.modules, "hepde_tools.deploy.clash_part", part)
     with pytest.raises(DeployError, match="defined twice"):
-        build(ctx, PARTS + ("hepde.deploy.clash_part",))
+        build(ctx, PARTS + ("hepde_tools.deploy.clash_part",))
 
 
 def test_deploy_standard_workflow_per_channel_and_rates(ctx):

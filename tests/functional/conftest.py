@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hepde.local.embedded import EmbeddedAWS
+from hepde_tools.local.embedded import EmbeddedAWS
 
 
 @pytest.fixture

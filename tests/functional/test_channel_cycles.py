@@ -25,21 +25,43 @@ def test_example_channel_runs_end_to_end_and_publishes_what_the_rules_select(clo
     assert desc["status"] == "SUCCEEDED", desc.get("cause")
     report = cycle_report(cloud.store(), "example", 1)
     assert report.status == "SUCCEEDED"
-    assert {"job_manifests", "startd_manifests", "job_demand", "slot_capacity", "pilot_requests",
-            "de_logicengine_facts", "actions"} <= set(report.products)
+    assert {
+        "job_manifests",
+        "startd_manifests",
+        "job_demand",
+        "slot_capacity",
+        "pilot_requests",
+        "de_logicengine_facts",
+        "actions",
+    } <= set(report.products)
     assert report.decision["rules"] == {"report_demand": True, "request_pilots": True}
     assert report.decision["selected_publishers"] == ["demand_export", "pilot_requests_export"]
-    keys = [o["Key"] for o in cloud.client("s3").list_objects_v2(Bucket=cloud.bucket_name, Prefix="exports/")["Contents"]]
-    assert sorted(keys) == ["exports/example/job_demand/000000000001.csv", "exports/example/pilot_requests/000000000001.csv"]
+    keys = [
+        o["Key"]
+        for o in cloud.client("s3").list_objects_v2(Bucket=cloud.bucket_name, Prefix="exports/")["Contents"]
+    ]
+    assert sorted(keys) == [
+        "exports/example/job_demand/000000000001.csv",
+        "exports/example/pilot_requests/000000000001.csv",
+    ]
     requests = cloud.store().get_product(report.products["pilot_requests"])
     assert requests["requested_pilots"].sum() > 0
     # and the two independent transforms ran as one Parallel state, before the one that needs both
-    entered = [e["stateEnteredEventDetails"]["name"] for e in cloud.history(desc["executionArn"])
-               if "stateEnteredEventDetails" in e]
-    assert entered.index("Transforms level 1") < entered.index("Transform pilot_estimate") < entered.index("LogicEngine logicengine1")
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in cloud.history(desc["executionArn"])
+        if "stateEnteredEventDetails" in e
+    ]
+    assert (
+        entered.index("Transforms level 1")
+        < entered.index("Transform pilot_estimate")
+        < entered.index("LogicEngine logicengine1")
+    )
 
 
-def test_second_cycle_reuses_sources_that_are_not_due_and_gets_a_new_generation(cloud, tmp_path, counter_file):
+def test_second_cycle_reuses_sources_that_are_not_due_and_gets_a_new_generation(
+    cloud, tmp_path, counter_file
+):
     ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file))
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
@@ -52,9 +74,13 @@ def test_second_cycle_reuses_sources_that_are_not_due_and_gets_a_new_generation(
     assert published(tmp_path) == [{"channel": "counting", "values": [42]}] * 2
 
 
-def test_failing_transform_fails_the_cycle_with_a_named_error_and_publishes_nothing(cloud, tmp_path, counter_file):
-    transforms = {"doubler": {"module": "de_test_modules", "name": "Doubler", "parameters": {}},
-                  "broken": {"module": "de_test_modules", "name": "FailingTransform", "parameters": {}}}
+def test_failing_transform_fails_the_cycle_with_a_named_error_and_publishes_nothing(
+    cloud, tmp_path, counter_file
+):
+    transforms = {
+        "doubler": {"module": "de_test_modules", "name": "Doubler", "parameters": {}},
+        "broken": {"module": "de_test_modules", "name": "FailingTransform", "parameters": {}},
+    }
     ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file, transforms=transforms))
     desc = cloud.wait(cloud.start(arn))
     assert desc["status"] == "FAILED"
@@ -66,13 +92,19 @@ def test_failing_transform_fails_the_cycle_with_a_named_error_and_publishes_noth
     assert store.get_record(channel_namespace("counting"), DECISION, gen_id(1)) is None
     assert published(tmp_path) == []
     # the lease was released: the next cycle runs (and fails the same way, visibly) instead of being refused
-    assert store.get_lease(cycle_lease("counting")) in (None, {}) or store.get_lease(cycle_lease("counting")).get("owner") is None
+    assert (
+        store.get_lease(cycle_lease("counting")) in (None, {})
+        or store.get_lease(cycle_lease("counting")).get("owner") is None
+    )
     assert cloud.wait(cloud.start(arn))["error"] == "TransformFailedError"
 
 
 def test_failing_publisher_fails_the_cycle_with_publisher_failed_error(cloud, tmp_path, counter_file):
-    pub = {"module": "de_test_modules", "name": "RecordingPublisher",
-           "parameters": {"path": str(tmp_path / "published.jsonl"), "fail": True}}
+    pub = {
+        "module": "de_test_modules",
+        "name": "RecordingPublisher",
+        "parameters": {"path": str(tmp_path / "published.jsonl"), "fail": True},
+    }
     ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file, publisher=pub))
     desc = cloud.wait(cloud.start(arn))
     assert (desc["status"], desc["error"]) == ("FAILED", "PublisherFailedError")
@@ -81,8 +113,13 @@ def test_failing_publisher_fails_the_cycle_with_publisher_failed_error(cloud, tm
 
 def test_expired_source_product_holds_the_cycle_and_records_which_product(cloud, tmp_path, counter_file):
     # Given a source whose products stay fresh 1 s and which is due every cycle
-    source = {"module": "de_test_modules", "name": "CounterFileSource",
-              "parameters": {"path": str(counter_file)}, "schedule": 0.1, "lifetime": 1}
+    source = {
+        "module": "de_test_modules",
+        "name": "CounterFileSource",
+        "parameters": {"path": str(counter_file)},
+        "schedule": 0.1,
+        "lifetime": 1,
+    }
     ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file, source=source))
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
     # When the collector goes away and the last products expire
@@ -100,8 +137,13 @@ def test_expired_source_product_holds_the_cycle_and_records_which_product(cloud,
 
 
 def test_failed_acquire_with_fresh_products_decides_on_the_last_good_products(cloud, tmp_path, counter_file):
-    source = {"module": "de_test_modules", "name": "CounterFileSource",
-              "parameters": {"path": str(counter_file)}, "schedule": 0.1, "lifetime": 600}
+    source = {
+        "module": "de_test_modules",
+        "name": "CounterFileSource",
+        "parameters": {"path": str(counter_file)},
+        "schedule": 0.1,
+        "lifetime": 600,
+    }
     ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file, source=source))
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
     counter_file.unlink()
@@ -135,22 +177,29 @@ def test_cycles_started_together_never_interleave(cloud, tmp_path, counter_file)
     results = [cloud.wait(a) for a in arns]
     refused = [r for r in results if r["status"] == "FAILED"]
     assert all(r["error"] == "CycleInProgressError" for r in refused)
-    records = sorted((r for _, r in cloud.store().query_records(channel_namespace("counting"), CYCLE)),
-                     key=lambda r: r["started_at"])
+    records = sorted(
+        (r for _, r in cloud.store().query_records(channel_namespace("counting"), CYCLE)),
+        key=lambda r: r["started_at"],
+    )
     assert len(records) == 4 - len(refused) >= 1
     for earlier, later in zip(records, records[1:], strict=False):
         assert earlier["finished_at"] <= later["started_at"]
 
 
 def test_no_rule_fires_so_no_publisher_runs(cloud, tmp_path, counter_file):
-    ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file, facts={"big": "doubled.value.sum() > 1000"}))
+    ch, arn = deploy(
+        cloud, counter_channel(tmp_path, counter_file, facts={"big": "doubled.value.sum() > 1000"})
+    )
     desc = cloud.wait(cloud.start(arn))
     assert desc["status"] == "SUCCEEDED"
     decision = cloud.store().get_record(channel_namespace("counting"), DECISION, gen_id(1))
     assert decision["rules"] == {"publish_big": False} and decision["selected_publishers"] == []
     assert published(tmp_path) == []
-    skipped = [e for e in cloud.history(desc["executionArn"])
-               if e.get("stateEnteredEventDetails", {}).get("name") == "Publish recorder"]
+    skipped = [
+        e
+        for e in cloud.history(desc["executionArn"])
+        if e.get("stateEnteredEventDetails", {}).get("name") == "Publish recorder"
+    ]
     assert skipped == []
 
 
@@ -169,7 +218,10 @@ def test_a_shared_source_is_acquired_once_and_read_by_both_channels(cloud, tmp_p
     assert cloud.wait(cloud.start(arn_b))["status"] == "SUCCEEDED"
     store = cloud.store()
     assert store.latest_generation(source_namespace("counter_source")) == 1
-    assert cycle_report(store, "alpha", 1).products["counter"] == cycle_report(store, "beta", 1).products["counter"]
+    assert (
+        cycle_report(store, "alpha", 1).products["counter"]
+        == cycle_report(store, "beta", 1).products["counter"]
+    )
     assert sorted(p["channel"] for p in published(tmp_path)) == ["alpha", "beta"]
     assert json.loads((tmp_path / "published.jsonl").read_text().splitlines()[0])["values"] == [42]
 
@@ -180,5 +232,12 @@ def test_every_stage_logs_a_line_correlated_by_the_execution_id(cloud, tmp_path,
     assert cloud.wait(execution)["status"] == "SUCCEEDED"
     lines = [json.loads(line) for _, line in cloud.sink.lines if line.startswith("{") and '"level"' in line]
     ours = [rec for rec in lines if rec.get("correlation_id") == execution]
-    assert {rec["message"] for rec in ours} >= {"cycle begin done", "source done", "cycle snapshot done",
-                                                "transform done", "decide done", "publish done", "cycle finish done"}
+    assert {rec["message"] for rec in ours} >= {
+        "cycle begin done",
+        "source done",
+        "cycle snapshot done",
+        "transform done",
+        "decide done",
+        "publish done",
+        "cycle finish done",
+    }

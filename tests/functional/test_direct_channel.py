@@ -15,13 +15,13 @@ import pytest
 from de_channel_helpers import deploy
 
 from hepde.actions import KEY_ATTR, RESULT_RECORD, SENT_RECORD, TARGET_ATTR
-from hepde.bridge.condor import RUNNING
-from hepde.bridge.config import parse_config
-from hepde.bridge.fakes import FakeSchedd
-from hepde.bridge.main import build_bridge
+from hepde.condor.adapter import RUNNING
+from hepde.condor.fakes import FakeSchedd
 from hepde.datablock.api import channel_namespace
 from hepde.naming import bridge_actions_queue, bridge_dead_letter_queue
 from hepde.runtime.records import cycle_report
+from hepde_bridge.config import parse_config
+from hepde_bridge.main import build_bridge
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "channels" / "direct_submission.jsonnet"
@@ -31,11 +31,31 @@ USERS, PILOTS = "schedd@users.example", "schedd@bridge.example"
 pytestmark = pytest.mark.slow
 
 TARGETS = [
-    {"name": "fermigrid", "kind": "htcondor_ce", "ce": "fermigridce01.fnal.gov", "cores_per_pilot": 8,
-     "max_idle_pilots": 20, "max_pilots": 100, "max_submit_per_cycle": 10, "executable": PILOT},
-    {"name": "theta", "kind": "batch", "batch_system": "cobalt", "login": "hepcloud@thetalogin.alcf.anl.gov",
-     "queue": "default", "project": "HEPCloud_Theta", "cores_per_node": 64, "max_nodes_per_job": 16,
-     "walltime_minutes": 360, "mpi_capable": True, "max_queued_jobs": 4, "max_jobs": 8, "executable": PILOT},
+    {
+        "name": "fermigrid",
+        "kind": "htcondor_ce",
+        "ce": "fermigridce01.fnal.gov",
+        "cores_per_pilot": 8,
+        "max_idle_pilots": 20,
+        "max_pilots": 100,
+        "max_submit_per_cycle": 10,
+        "executable": PILOT,
+    },
+    {
+        "name": "theta",
+        "kind": "batch",
+        "batch_system": "cobalt",
+        "login": "hepcloud@thetalogin.alcf.anl.gov",
+        "queue": "default",
+        "project": "HEPCloud_Theta",
+        "cores_per_node": 64,
+        "max_nodes_per_job": 16,
+        "walltime_minutes": 360,
+        "mpi_capable": True,
+        "max_queued_jobs": 4,
+        "max_jobs": 8,
+        "executable": PILOT,
+    },
 ]
 ROUTES = [
     {"name": "mpi", "jobs": "WantMPI =?= true", "targets": ["theta"], "mpi": True},
@@ -45,28 +65,63 @@ ROUTES = [
 
 def channel(tmp_path: Path) -> Path:
     """The deployable form of the channel: snapshots in the products bucket, read at every cycle."""
+
     def snapshot_source(origin: str, product: str) -> dict:
-        return {"module": "hepde.modules.direct.sources", "name": "QueueSnapshot", "schedule": 0.001,
-                "parameters": {"origins": [origin], "product": product, "location": "s3://{bucket}/snapshots",
-                               "max_age": 600}}
+        return {
+            "module": "hepde.modules.direct.sources",
+            "name": "QueueSnapshot",
+            "schedule": 0.001,
+            "parameters": {
+                "origins": [origin],
+                "product": product,
+                "location": "s3://{bucket}/snapshots",
+                "max_age": 600,
+            },
+        }
+
     config = {
         "schedule": 60,
         "sources": {
             "user_jobs": snapshot_source(USERS, "job_manifests"),
             "pilot_jobs": snapshot_source(PILOTS, "pilot_manifests"),
-            "direct_actions": {"module": "hepde.modules.direct.sources", "name": "BridgeActionLog",
-                               "parameters": {}, "schedule": 0.001},
-            "hpc_allocations": {"module": "hepde.modules.sources.table_file", "schedule": 3600,
-                                "parameters": {"location": "package://hepde/data/direct/allocations.csv",
-                                               "product": "hpc_allocations"}},
+            "direct_actions": {
+                "module": "hepde.modules.direct.sources",
+                "name": "BridgeActionLog",
+                "parameters": {},
+                "schedule": 0.001,
+            },
+            "hpc_allocations": {
+                "module": "hepde.modules.generic.table_file",
+                "schedule": 3600,
+                "parameters": {
+                    "location": "package://hepde/data/direct/allocations.csv",
+                    "product": "hpc_allocations",
+                },
+            },
         },
-        "transforms": {"planner": {"module": "hepde.modules.direct.planner", "name": "DirectSubmissionPlanner",
-                                   "parameters": {"targets": TARGETS, "routes": ROUTES}}},
-        "logicengines": {"le": {"module": "decisionengine.framework.logicengine.LogicEngine", "parameters": {
-            "facts": {"pilots_wanted": "pilot_submissions.pilots.sum() > 0"},
-            "rules": {"submit": {"expression": "pilots_wanted", "actions": ["bridge_submit"]}}}}},
-        "publishers": {"bridge_submit": {"module": "hepde.modules.direct.publishers", "name": "BridgeSubmitPublisher",
-                                         "parameters": {}}},
+        "transforms": {
+            "planner": {
+                "module": "hepde.modules.direct.planner",
+                "name": "DirectSubmissionPlanner",
+                "parameters": {"targets": TARGETS, "routes": ROUTES},
+            }
+        },
+        "logicengines": {
+            "le": {
+                "module": "decisionengine.framework.logicengine.LogicEngine",
+                "parameters": {
+                    "facts": {"pilots_wanted": "pilot_submissions.pilots.sum() > 0"},
+                    "rules": {"submit": {"expression": "pilots_wanted", "actions": ["bridge_submit"]}},
+                },
+            }
+        },
+        "publishers": {
+            "bridge_submit": {
+                "module": "hepde.modules.direct.publishers",
+                "name": "BridgeSubmitPublisher",
+                "parameters": {},
+            }
+        },
     }
     path = tmp_path / "direct.json"
     path.write_text(json.dumps(config))
@@ -82,25 +137,50 @@ class Site:
         self.queue_url = sqs.create_queue(QueueName=bridge_actions_queue())["QueueUrl"]
         self.users = FakeSchedd(USERS, first_cluster=100)
         self.pilots = FakeSchedd(PILOTS)
-        self.users.add_jobs([{"Owner": "cms", "RequestCpus": 1, "ClusterId": 100, "ProcId": p} for p in range(16)])
-        self.users.add_jobs([{"Owner": "lqcd", "RequestCpus": 64, "WantMPI": True, "RequestNodes": n,
-                              "ClusterId": 200 + n, "ProcId": 0} for n in (4, 2)])
-        config = parse_config({
-            "bridge": "default", "bucket": cloud.bucket_name, "table": cloud.table_name,
-            "ledger": str(tmp_path / "ledger.sqlite"), "results": ["datablock"],
-            "schedds": {"pilots": {"name": PILOTS, "executables": [PILOT]}, "users": {"name": USERS}},
-            "snapshots": [{"kind": "job_queue", "schedd": "users", "every": 3600},
-                          {"kind": "job_queue", "schedd": "pilots", "every": 3600}],
-            "poll": {"wait_seconds": 0},
-        })
+        self.users.add_jobs(
+            [{"Owner": "cms", "RequestCpus": 1, "ClusterId": 100, "ProcId": p} for p in range(16)]
+        )
+        self.users.add_jobs(
+            [
+                {
+                    "Owner": "lqcd",
+                    "RequestCpus": 64,
+                    "WantMPI": True,
+                    "RequestNodes": n,
+                    "ClusterId": 200 + n,
+                    "ProcId": 0,
+                }
+                for n in (4, 2)
+            ]
+        )
+        config = parse_config(
+            {
+                "bridge": "default",
+                "bucket": cloud.bucket_name,
+                "table": cloud.table_name,
+                "ledger": str(tmp_path / "ledger.sqlite"),
+                "results": ["datablock"],
+                "schedds": {"pilots": {"name": PILOTS, "executables": [PILOT]}, "users": {"name": USERS}},
+                "snapshots": [
+                    {"kind": "job_queue", "schedd": "users", "every": 3600},
+                    {"kind": "job_queue", "schedd": "pilots", "every": 3600},
+                ],
+                "poll": {"wait_seconds": 0},
+            }
+        )
         self.cloud, self.config, self.sqs, self.receipts = cloud, config, sqs, []
         self.restart()
 
     def restart(self) -> None:
         """A (new) bridge process on the same ledger file and daemons."""
-        self.bridge = build_bridge(self.config, sqs_client=self.sqs, s3_client=self.cloud.client("s3"),
-                                   store=self.cloud.store(), schedds={"pilots": self.pilots, "users": self.users},
-                                   collectors={})
+        self.bridge = build_bridge(
+            self.config,
+            sqs_client=self.sqs,
+            s3_client=self.cloud.client("s3"),
+            store=self.cloud.store(),
+            schedds={"pilots": self.pilots, "users": self.users},
+            collectors={},
+        )
         receive = self.bridge.queue.receive
 
         def recording(*args, **kwargs):
@@ -114,13 +194,17 @@ class Site:
         """What the visibility timeout does to messages received and never deleted."""
         for receipt in self.receipts:
             try:
-                self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+                )
             except Exception:  # noqa: BLE001 - deleted meanwhile
                 pass
         self.receipts.clear()
 
     def waiting(self) -> int:
-        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
         return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
 
     def run(self) -> None:
@@ -149,12 +233,20 @@ def test_channel_decides_bridge_submits_and_the_next_cycle_does_not_resubmit(clo
     site.run()
     assert site.waiting() == 0
     ce = site.pilots.query(f'{TARGET_ATTR} == "fermigrid"', ["GridResource", "RequestCpus", KEY_ATTR])
-    assert len(ce) == 2 and ce[0]["GridResource"] == "condor fermigridce01.fnal.gov fermigridce01.fnal.gov:9619"
-    batch = site.pilots.query(f'{TARGET_ATTR} == "theta"', ["GridResource", "HostNumber", "BatchProject",
-                                                               "BatchQueue", "BatchRuntime"])
+    assert (
+        len(ce) == 2 and ce[0]["GridResource"] == "condor fermigridce01.fnal.gov fermigridce01.fnal.gov:9619"
+    )
+    batch = site.pilots.query(
+        f'{TARGET_ATTR} == "theta"',
+        ["GridResource", "HostNumber", "BatchProject", "BatchQueue", "BatchRuntime"],
+    )
     assert sorted(b["HostNumber"] for b in batch) == [2, 4]
     assert batch[0]["GridResource"] == "batch cobalt hepcloud@thetalogin.alcf.anl.gov"
-    assert (batch[0]["BatchProject"], batch[0]["BatchQueue"], batch[0]["BatchRuntime"]) == ("HEPCloud_Theta", "default", 21600)
+    assert (batch[0]["BatchProject"], batch[0]["BatchQueue"], batch[0]["BatchRuntime"]) == (
+        "HEPCloud_Theta",
+        "default",
+        21600,
+    )
     results = store.query_records(channel_namespace(ch.name), RESULT_RECORD)
     assert sorted(r["status"] for _, r in results) == ["done"] * 3
 
@@ -200,7 +292,9 @@ def test_the_example_channel_runs_on_the_bundled_sample_data(cloud):
     assert set(demand["route"]) == {"mpi", "multicore", "single_core", "(unrouted)"}
     # the 16-node MPI job takes what the Theta allocation allows; the others wait, saying why
     mpi = plan[plan["route"] == "mpi"].set_index("nodes")
-    assert mpi.loc[16, "pilots"] == 1 and mpi.loc[4, "pilots"] == 0 and "allocation" in mpi.loc[4, "limited_by"]
+    assert (
+        mpi.loc[16, "pilots"] == 1 and mpi.loc[4, "pilots"] == 0 and "allocation" in mpi.loc[4, "limited_by"]
+    )
     assert report.decision["publishers"]["bridge_submit"]["summary"].startswith("sent 2 submit action(s)")
 
 
@@ -252,7 +346,9 @@ def test_bridge_killed_between_submit_and_acknowledge_end_to_end(cloud, tmp_path
     site.run()
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
     counts = _accounting(site, cloud.store(), ch.name)
-    print(f"FAULT end-to-end bridge killed after submit: lost={counts['lost']} duplicated={counts['duplicated']}")
+    print(
+        f"FAULT end-to-end bridge killed after submit: lost={counts['lost']} duplicated={counts['duplicated']}"
+    )
     assert counts == {"lost": 0, "duplicated": 0}
     assert site.pilots.count() == 4 and site.waiting() == 0
 
@@ -272,7 +368,10 @@ def test_sqs_unavailable_when_the_channel_publishes_end_to_end(cloud, tmp_path, 
                 return lambda **kw: {"QueueUrl": site.queue_url}
 
             def fail(**kw):
-                raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
+                raise botocore.exceptions.EndpointConnectionError(
+                    endpoint_url="https://sqs.us-east-1.amazonaws.com"
+                )
+
             return fail
 
     monkeypatch.setattr(BridgeSubmitPublisher, "sqs_client", lambda self: Down())
@@ -283,8 +382,12 @@ def test_sqs_unavailable_when_the_channel_publishes_end_to_end(cloud, tmp_path, 
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
     site.run()
     counts = _accounting(site, cloud.store(), ch.name)
-    print(f"FAULT end-to-end SQS unavailable at publish: lost={counts['lost']} duplicated={counts['duplicated']}")
+    print(
+        f"FAULT end-to-end SQS unavailable at publish: lost={counts['lost']} duplicated={counts['duplicated']}"
+    )
     assert counts == {"lost": 0, "duplicated": 0}
     assert site.pilots.count() == 4
-    statuses = sorted(r["send_status"] for _, r in cloud.store().query_records(channel_namespace(ch.name), SENT_RECORD))
+    statuses = sorted(
+        r["send_status"] for _, r in cloud.store().query_records(channel_namespace(ch.name), SENT_RECORD)
+    )
     assert statuses == ["send_failed"] * 3 + ["sent"] * 3

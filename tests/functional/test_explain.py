@@ -8,12 +8,14 @@ import json
 import pytest
 from de_channel_helpers import counter_channel, deploy
 
-from hepde.cli import explain_cmd
 from hepde.errors import ChannelNotFoundError, DEError
 from hepde.runtime.explain import explanation
+from hepde_tools.cli import explain_cmd
 
 
-def test_explain_shows_facts_rules_actions_and_what_the_publisher_requested(cloud, tmp_path, counter_file, capsys):
+def test_explain_shows_facts_rules_actions_and_what_the_publisher_requested(
+    cloud, tmp_path, counter_file, capsys
+):
     ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file))
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
     args = argparse.Namespace(channel="counting", cycle=None, json=False, stack="hepde")
@@ -25,15 +27,22 @@ def test_explain_shows_facts_rules_actions_and_what_the_publisher_requested(clou
     explain_cmd.run(args, store=cloud.store())
     record = json.loads(capsys.readouterr().out)
     assert record["facts"] == {"big": True}
-    assert record["rules"] == [{"rule": "publish_big", "result": True, "actions": ["recorder"], "new_facts": {}}]
+    assert record["rules"] == [
+        {"rule": "publish_big", "result": True, "actions": ["recorder"], "new_facts": {}}
+    ]
     assert record["publishers"]["recorder"]["requested"] == [{"value": 42}]
 
 
 def test_explain_of_a_held_cycle_names_the_stale_inputs(cloud, tmp_path, counter_file):
     import time
 
-    source = {"module": "de_test_modules", "name": "CounterFileSource",
-              "parameters": {"path": str(counter_file)}, "schedule": 0.1, "lifetime": 0.5}
+    source = {
+        "module": "de_test_modules",
+        "name": "CounterFileSource",
+        "parameters": {"path": str(counter_file)},
+        "schedule": 0.1,
+        "lifetime": 0.5,
+    }
     ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file, source=source))
     cloud.wait(cloud.start(arn))
     counter_file.unlink()

@@ -38,7 +38,9 @@ def channel(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_htc_pilot_requests_glideins_holds_on_an_empty_queue_and_rides_out_an_outage(cloud, channel, tmp_path):
+def test_htc_pilot_requests_glideins_holds_on_an_empty_queue_and_rides_out_an_outage(
+    cloud, channel, tmp_path
+):
     (ch,) = prepare([channel])
     arn = cloud.deploy_channel(ch.name, ch.definition)
     store, ns = cloud.store(), channel_namespace("htc_pilot")

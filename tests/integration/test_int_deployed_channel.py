@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hepde.cli.main import main
+from hepde_tools.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = os.environ.get("DE_INTEGRATION_STACK")
@@ -28,9 +28,14 @@ def _credentials_resolve() -> bool:
         return False
 
 
-@pytest.mark.skipif(not STACK, reason="DE_INTEGRATION_STACK is not set: no deployed stack to run against "
-                                      "(no AWS account or local cloud is reachable from CI here)")
-@pytest.mark.skipif(not _credentials_resolve(), reason="no AWS credentials resolve through the standard chain")
+@pytest.mark.skipif(
+    not STACK,
+    reason="DE_INTEGRATION_STACK is not set: no deployed stack to run against "
+    "(no AWS account or local cloud is reachable from CI here)",
+)
+@pytest.mark.skipif(
+    not _credentials_resolve(), reason="no AWS credentials resolve through the standard chain"
+)
 def test_deployed_example_channel_completes_a_cycle(capsys):
     for var in ("DE_TABLE_NAME", "DE_BUCKET_NAME"):
         assert os.environ.get(var), f"{var} must name the deployed stack's DataBlock"

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from hepde import naming
-from hepde.local.embedded import EmbeddedAWS
 from hepde.ops.context import OpsContext
 from hepde.runtime.channel import prepare
+from hepde_tools.local.embedded import EmbeddedAWS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "channels" / "example.jsonnet"
@@ -40,11 +40,23 @@ class Deployment:
         events = self.cloud.client("events")
         rule = naming.channel_schedule_rule(ch.name)
         events.put_rule(Name=rule, ScheduleExpression=rate, State="ENABLED")
-        events.put_targets(Rule=rule, Targets=[{"Id": "cycle", "Arn": arn, "RoleArn": self.cloud.role_arn,
-                                                "Input": json.dumps({"trigger": "schedule"})}])
+        events.put_targets(
+            Rule=rule,
+            Targets=[
+                {
+                    "Id": "cycle",
+                    "Arn": arn,
+                    "RoleArn": self.cloud.role_arn,
+                    "Input": json.dumps({"trigger": "schedule"}),
+                }
+            ],
+        )
         for key, entry in ch.config.sources.items():
-            events.put_rule(Name=naming.source_schedule_rule(key), State="ENABLED",
-                            ScheduleExpression=f"rate({max(1, int(entry.effective_schedule // 60))} minutes)")
+            events.put_rule(
+                Name=naming.source_schedule_rule(key),
+                State="ENABLED",
+                ScheduleExpression=f"rate({max(1, int(entry.effective_schedule // 60))} minutes)",
+            )
         self.ctx.executions._machines = None  # forget the cached listing
         return arn
 
@@ -86,11 +98,16 @@ def write_logs(cloud: EmbeddedAWS, channel: str, execution: str) -> None:
         if stage == "decide":
             logger.warning("fact allow_grid is constant")
         lines = [f"START RequestId: {request_id} Version: $LATEST"] + buf.getvalue().splitlines()
-        lines += [f"[INFO]\t2026-11-25T00:00:00Z\t{request_id}\tEvaluated fact queue_seen -> True",
-                  f"END RequestId: {request_id}",
-                  "[INFO]\t2026-11-25T00:00:00Z\tother-request\tsomething of another cycle"]
-        logs.put_log_events(logGroupName=group, logStreamName=stream,
-                            logEvents=[{"timestamp": now + i * 10 + j, "message": m} for j, m in enumerate(lines)])
+        lines += [
+            f"[INFO]\t2026-11-25T00:00:00Z\t{request_id}\tEvaluated fact queue_seen -> True",
+            f"END RequestId: {request_id}",
+            "[INFO]\t2026-11-25T00:00:00Z\tother-request\tsomething of another cycle",
+        ]
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": now + i * 10 + j, "message": m} for j, m in enumerate(lines)],
+        )
 
 
 @pytest.fixture(scope="module")

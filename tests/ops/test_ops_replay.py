@@ -8,36 +8,59 @@ from pathlib import Path
 
 import pytest
 
-from hepde.cli.main import main
-from hepde.local.embedded import EmbeddedAWS
-from hepde.ops.replay import ReplayError, decision_diff, html_report, load_recording, plot_png, replay
 from hepde.runtime.channel import prepare
+from hepde_tools.cli.main import main
+from hepde_tools.local.embedded import EmbeddedAWS
+from hepde_tools.replay import ReplayError, decision_diff, html_report, load_recording, plot_png, replay
 
 ROOT = Path(__file__).resolve().parents[2]
-TRANSFORMS = "hepde.modules.transforms.pilot_demand"
+TRANSFORMS = "hepde.modules.example.transforms"
 
 
 def channel(path: Path, jobs: str, slots: str, max_pilots: int) -> Path:
     """The example channel's shape, reading job and slot tables from files, sources due every cycle."""
-    path.write_text(json.dumps({
-        "sources": {
-            "jobs": {"module": "hepde.modules.sources.table_file",
-                     "parameters": {"location": jobs, "product": "job_manifests"}, "schedule": 0.01},
-            "slots": {"module": "hepde.modules.sources.table_file",
-                      "parameters": {"location": slots, "product": "startd_manifests"}, "schedule": 0.01},
-        },
-        "transforms": {
-            "job_demand": {"module": TRANSFORMS, "name": "IdleJobDemand", "parameters": {}},
-            "slot_capacity": {"module": TRANSFORMS, "name": "IdleSlotCapacity", "parameters": {}},
-            "pilot_estimate": {"module": TRANSFORMS, "name": "PilotEstimate",
-                               "parameters": {"max_pilots_per_class": max_pilots}},
-        },
-        "logicengines": {"le": {"module": "decisionengine.framework.logicengine.LogicEngine", "parameters": {
-            "facts": {"pilots_wanted": "pilot_requests.requested_pilots.sum() > 0"},
-            "rules": {"request": {"expression": "pilots_wanted", "actions": ["export"]}}}}},
-        "publishers": {"export": {"module": "hepde.modules.publishers.table_export",
-                                  "parameters": {"product": "pilot_requests"}}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "sources": {
+                    "jobs": {
+                        "module": "hepde.modules.generic.table_file",
+                        "parameters": {"location": jobs, "product": "job_manifests"},
+                        "schedule": 0.01,
+                    },
+                    "slots": {
+                        "module": "hepde.modules.generic.table_file",
+                        "parameters": {"location": slots, "product": "startd_manifests"},
+                        "schedule": 0.01,
+                    },
+                },
+                "transforms": {
+                    "job_demand": {"module": TRANSFORMS, "name": "IdleJobDemand", "parameters": {}},
+                    "slot_capacity": {"module": TRANSFORMS, "name": "IdleSlotCapacity", "parameters": {}},
+                    "pilot_estimate": {
+                        "module": TRANSFORMS,
+                        "name": "PilotEstimate",
+                        "parameters": {"max_pilots_per_class": max_pilots},
+                    },
+                },
+                "logicengines": {
+                    "le": {
+                        "module": "decisionengine.framework.logicengine.LogicEngine",
+                        "parameters": {
+                            "facts": {"pilots_wanted": "pilot_requests.requested_pilots.sum() > 0"},
+                            "rules": {"request": {"expression": "pilots_wanted", "actions": ["export"]}},
+                        },
+                    }
+                },
+                "publishers": {
+                    "export": {
+                        "module": "hepde.modules.generic.table_export",
+                        "parameters": {"product": "pilot_requests"},
+                    }
+                },
+            }
+        )
+    )
     return path
 
 
@@ -79,19 +102,27 @@ def test_ops_replay_diff_of_a_lower_cap(recording):
     assert (by[(3, "8")]["before"], by[(3, "8")]["after"]) == (12, 10)
     assert diff["cycles_changed"] == 2 and [c["changed"] for c in diff["cycles"]] == [True, False, True]
     total = {(s["entry"], s["column"]): s for s in diff["summary"]}
-    assert (total[("1", "requested_pilots")]["total_before"], total[("1", "requested_pilots")]["total_after"]) == (
-        20 + 3 + 20, 10 + 3 + 10)
+    assert (
+        total[("1", "requested_pilots")]["total_before"],
+        total[("1", "requested_pilots")]["total_after"],
+    ) == (20 + 3 + 20, 10 + 3 + 10)
     png = plot_png(diff)
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     page = html_report(diff, png, "capped.json")
-    assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page and "max_pilots_per_class" in page
+    assert (
+        page.startswith("<!DOCTYPE html>")
+        and "data:image/png;base64," in page
+        and "max_pilots_per_class" in page
+    )
 
 
 def test_ops_replay_refuses_a_config_needing_inputs_never_recorded(recording):
     tmp, rec = recording
     config = json.loads(channel(tmp / "more.json", "a.csv", "b.csv", 10).read_text())
-    config["sources"]["extra"] = {"module": "hepde.modules.sources.table_file",
-                                  "parameters": {"location": "c.csv", "product": "factory_entries"}}
+    config["sources"]["extra"] = {
+        "module": "hepde.modules.generic.table_file",
+        "parameters": {"location": "c.csv", "product": "factory_entries"},
+    }
     (tmp / "more.json").write_text(json.dumps(config))
     with pytest.raises(ReplayError, match="factory_entries"):
         replay(rec, tmp / "more.json")
@@ -99,14 +130,31 @@ def test_ops_replay_refuses_a_config_needing_inputs_never_recorded(recording):
 
 def test_ops_replay_cli_records_replays_and_writes_the_report(tmp_path, capsys):
     new = tmp_path / "example_capped.jsonnet"
-    new.write_text((ROOT / "channels" / "example.jsonnet").read_text().replace("max_pilots_per_class: 20",
-                                                                               "max_pilots_per_class: 5"))
-    rc = main(["replay", "--record", str(ROOT / "channels" / "example.jsonnet"), "--cycles", "2",
-               "--config", str(new), "--out", str(tmp_path / "out")])
+    new.write_text(
+        (ROOT / "channels" / "example.jsonnet")
+        .read_text()
+        .replace("max_pilots_per_class: 20", "max_pilots_per_class: 5")
+    )
+    rc = main(
+        [
+            "replay",
+            "--record",
+            str(ROOT / "channels" / "example.jsonnet"),
+            "--cycles",
+            "2",
+            "--config",
+            str(new),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "2 decided differently" in out and "max_pilots_per_class" in out
-    assert {p.name for p in (tmp_path / "out").iterdir()} == {"replay-example.html", "replay-example.png",
-                                                               "replay-example.json"}
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "replay-example.html",
+        "replay-example.png",
+        "replay-example.json",
+    }
     assert main(["replay", "--channel", "x", "--config", str(tmp_path / "nope.jsonnet")]) == 2
     assert "no such channel config" in capsys.readouterr().err

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from hepde.cli.main import main
-from hepde.ops import clisupport, control
+from hepde.ops import control
 from hepde.ops.history import history
 from hepde.ops.status import status
+from hepde_tools.cli import support as clisupport
+from hepde_tools.cli.main import main
 
 
 def test_ops_status_reports_schedule_last_cycle_next_run_and_sources(deployment):
@@ -66,8 +67,14 @@ def test_ops_channel_stop_start_and_run_now(deployment, capsys):
 
 def test_ops_unknown_channel_is_a_clear_error(deployment, capsys):
     with clisupport.use_context(deployment.ctx):
-        for argv in (["status", "--channel", "nope"], ["channel", "run-now", "nope"], ["channel", "stop", "nope"], ["history", "--channel", "nope"],
-                     ["explain", "--channel", "nope"], ["logs", "--channel", "nope"]):
+        for argv in (
+            ["status", "--channel", "nope"],
+            ["channel", "run-now", "nope"],
+            ["channel", "stop", "nope"],
+            ["history", "--channel", "nope"],
+            ["explain", "--channel", "nope"],
+            ["logs", "--channel", "nope"],
+        ):
             assert main(argv) == 2, argv
             err = capsys.readouterr().err
             assert err.startswith("error: ") and "nope" in err and "Traceback" not in err
@@ -92,8 +99,14 @@ def test_ops_explain_shows_requests_per_entry_with_limits(deployment, capsys):
 
 
 def test_ops_missing_credentials_is_a_clear_error(monkeypatch, capsys, tmp_path):
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
-                "AWS_ENDPOINT_URL"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
@@ -137,10 +150,14 @@ def test_ops_status_from_a_known_inventory_lists_nothing(deployment):
                 raise AssertionError(f"{name} called")
             return getattr(self.client, name)
 
-    ctx = OpsContext.from_clients(cloud.store(), events=NoListing(cloud.client("events")),
-                                  sfn=NoListing(cloud.client("stepfunctions")), logs=cloud.client("logs"),
-                                  machines={"example": deployment.arns["example"]},
-                                  sources=["jobs_manifests", "startd_manifests"])
+    ctx = OpsContext.from_clients(
+        cloud.store(),
+        events=NoListing(cloud.client("events")),
+        sfn=NoListing(cloud.client("stepfunctions")),
+        logs=cloud.client("logs"),
+        machines={"example": deployment.arns["example"]},
+        sources=["jobs_manifests", "startd_manifests"],
+    )
     s = status(ctx)
     assert [c["channel"] for c in s["channels"]] == ["example"] and s["channels"][0]["schedule"]["enabled"]
     assert {x["source"] for x in s["sources"]} == {"jobs_manifests", "startd_manifests"}

@@ -53,8 +53,9 @@ class RecordedTransport:
         self.routes = {k: list(v) for k, v in routes.items()}
         self.calls: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
 
-    def __call__(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None,
-                 timeout: float) -> HttpResponse:
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+    ) -> HttpResponse:
         form = dict(urllib.parse.parse_qsl(body.decode())) if body else {}
         self.calls.append((method, url, dict(headers), form))
         for (m, prefix), answers in self.routes.items():
@@ -64,7 +65,9 @@ class RecordedTransport:
                     status, payload = answer
                     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                     return HttpResponse(status, data, {}, url)
-                return HttpResponse(200, fixture(answer).read_bytes(), {"Content-Type": "application/json"}, url)
+                return HttpResponse(
+                    200, fixture(answer).read_bytes(), {"Content-Type": "application/json"}, url
+                )
         return HttpResponse(404, b'{"error": "no recorded answer"}', {}, url)
 
 
@@ -74,8 +77,9 @@ def rsa_private_key_pem() -> tuple[str, Any]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     return pem, key.public_key()
 
 
@@ -99,7 +103,9 @@ def verify_rs256(token: str, public_key: Any) -> dict[str, Any]:
 class FakeEC2Adapter:
     """Stands in for EC2Adapter: fixed spot price records and instances, remembers the queries."""
 
-    def __init__(self, records: list[dict[str, Any]] | None = None, instances: list[dict[str, Any]] | None = None):
+    def __init__(
+        self, records: list[dict[str, Any]] | None = None, instances: list[dict[str, Any]] | None = None
+    ):
         self.records = records or []
         self._instances = instances or []
         self.queries: list[list[str]] = []

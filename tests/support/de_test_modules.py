@@ -58,4 +58,6 @@ class RecordingPublisher(Publisher):
         frame = data_block[self.params.product]
         with open(self.params.path, "a") as fh:
             fh.write(json.dumps({"channel": self.channel_name, "values": frame["value"].tolist()}) + "\n")
-        return PublishResult(summary=f"recorded {len(frame)} row(s)", requested=frame.to_dict(orient="records"))
+        return PublishResult(
+            summary=f"recorded {len(frame)} row(s)", requested=frame.to_dict(orient="records")
+        )

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from cloud_test_support import FIXTURES, SHARED
 
-from hepde.cli.main import build_parser, main
 from hepde.modules.cloud.http import HttpClient, UrllibTransport
+from hepde_tools.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[3]
 CHANNEL = ROOT / "channels" / "cloud_economics.jsonnet"
@@ -38,7 +38,10 @@ def test_bench_cloud_is_a_de_bench_command(capsys):
     args = build_parser().parse_args(["bench", "cloud", "--regions", "2", "--types", "30", "--repeats", "1"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "2 regions x 30 instance types x 3 zones, 360 spot price records -> 180 latest prices -> 180 FOM rows" in out
+    assert (
+        "2 regions x 30 instance types x 3 zones, 360 spot price records -> 180 latest prices -> 180 FOM rows"
+        in out
+    )
     assert "FigureOfMerit transform" in out and out.rstrip().splitlines()[-1].strip().startswith("total")
 
 
@@ -90,7 +93,11 @@ def test_spot_occupancy_config_survives_the_datablock_codec():
     from hepde.datablock.codec import decode, encode
     from hepde.modules.cloud.aws.logic import account_regions
 
-    config = pd.DataFrame.from_dict({"CMS": {"us-east-1": ["m5.large"]}, "FIFE": {"us-west-2": ["c5.xlarge", "m5.large"]}})
+    config = pd.DataFrame.from_dict(
+        {"CMS": {"us-east-1": ["m5.large"]}, "FIFE": {"us-west-2": ["c5.xlarge", "m5.large"]}}
+    )
     back = decode(*encode(config))
-    assert sorted(account_regions(back)) == [("CMS", "us-east-1", ["m5.large"]),
-                                             ("FIFE", "us-west-2", ["c5.xlarge", "m5.large"])]
+    assert sorted(account_regions(back)) == [
+        ("CMS", "us-east-1", ["m5.large"]),
+        ("FIFE", "us-west-2", ["c5.xlarge", "m5.large"]),
+    ]

@@ -13,8 +13,14 @@ from hepde.modules.registry import resolve
 
 
 def _entry(name, vos, itype, az, max_glideins, grid="ec2"):
-    return {"EntryName": name, "GLIDEIN_GridType": grid, "GLIDEIN_Supported_VOs": vos, "INSTANCE_TYPE": itype,
-            "AVAILABILITY_ZONE": az, "GlideinConfigPerEntryMaxGlideins": max_glideins}
+    return {
+        "EntryName": name,
+        "GLIDEIN_GridType": grid,
+        "GLIDEIN_Supported_VOs": vos,
+        "INSTANCE_TYPE": itype,
+        "AVAILABILITY_ZONE": az,
+        "GlideinConfigPerEntryMaxGlideins": max_glideins,
+    }
 
 
 def _factory_entries(by_type: dict[str, list[dict]]) -> pd.DataFrame:
@@ -32,14 +38,24 @@ AWS_ENTRIES = [
 
 def test_cloud_gwms_to_aws_data_runs_on_pandas_2_and_later():
     """Regression (seed-system §4.9 #4): the original called DataFrame.append, removed in pandas 2."""
-    out = AWSFactoryEntryData({}).transform({"Factory_Entries": _factory_entries(
-        {"Grid": [_entry("G1", "CMS", None, None, 10, grid="condor")], "AWS": AWS_ENTRIES})})
+    out = AWSFactoryEntryData({}).transform(
+        {
+            "Factory_Entries": _factory_entries(
+                {"Grid": [_entry("G1", "CMS", None, None, 10, grid="condor")], "AWS": AWS_ENTRIES}
+            )
+        }
+    )
     limits = out["aws_instance_limits"]
     assert list(limits.columns) == ["InstanceType", "AvailabilityZone", "MaxLimit", "AWSProfile"]
     assert limits.to_dict("records") == [
         {"InstanceType": "m5.large", "AvailabilityZone": "us-east-1a", "MaxLimit": 100, "AWSProfile": "CMS"},
         {"InstanceType": "c5.xlarge", "AvailabilityZone": "us-east-1b", "MaxLimit": 50, "AWSProfile": "CMS"},
-        {"InstanceType": "t3.micro", "AvailabilityZone": "us-west-2a", "MaxLimit": 5, "AWSProfile": "CMS_TEST"},
+        {
+            "InstanceType": "t3.micro",
+            "AvailabilityZone": "us-west-2a",
+            "MaxLimit": 5,
+            "AWSProfile": "CMS_TEST",
+        },
         {"InstanceType": "m5.large", "AvailabilityZone": "us-east-1a", "MaxLimit": 100, "AWSProfile": "FIFE"},
         {"InstanceType": "m5.large", "AvailabilityZone": "us-west-2a", "MaxLimit": 30, "AWSProfile": "FIFE"},
     ]
@@ -59,10 +75,13 @@ def test_a_vo_matches_whole_names_not_substrings():
     assert "t3.micro" not in set(cms["InstanceType"])
 
 
-@pytest.mark.parametrize("entries", [
-    _factory_entries({"Grid": [_entry("G1", "CMS", None, None, 10, grid="condor")]}),
-    pd.DataFrame(),
-])
+@pytest.mark.parametrize(
+    "entries",
+    [
+        _factory_entries({"Grid": [_entry("G1", "CMS", None, None, 10, grid="condor")]}),
+        pd.DataFrame(),
+    ],
+)
 def test_cloud_no_aws_entries_gives_empty_products_not_keyerror(entries):
     """Regression (seed-system §4.9 #14): Factory_Entries.xs('AWS') raised KeyError without AWS entries."""
     out = AWSFactoryEntryData({}).transform({"Factory_Entries": entries})
@@ -77,23 +96,40 @@ def test_a_flat_factory_table_works_too():
 
 def test_the_publisher_writes_limits_csv_and_config_json(tmp_path):
     out = AWSFactoryEntryData({}).transform({"Factory_Entries": _factory_entries({"AWS": AWS_ENTRIES})})
-    pub = AWSFactoryEntryDataPublisher({"aws_instance_limits": str(tmp_path / "limits.csv"),
-                                        "spot_occupancy_config": str(tmp_path / "config.json")})
+    pub = AWSFactoryEntryDataPublisher(
+        {
+            "aws_instance_limits": str(tmp_path / "limits.csv"),
+            "spot_occupancy_config": str(tmp_path / "config.json"),
+        }
+    )
     result = pub.publish(out)
     assert "5 AWS limit row(s)" in result.summary
-    assert json.loads((tmp_path / "config.json").read_text())["FIFE"] == {"us-east-1": ["m5.large"],
-                                                                          "us-west-2": ["m5.large"]}
+    assert json.loads((tmp_path / "config.json").read_text())["FIFE"] == {
+        "us-east-1": ["m5.large"],
+        "us-west-2": ["m5.large"],
+    }
     assert len(pd.read_csv(tmp_path / "limits.csv")) == 5
 
 
 def test_the_original_paths_resolve():
-    assert resolve("decisionengine_modules.glideinwms.transforms.gwms_to_aws_data", "transform") is AWSFactoryEntryData
-    assert resolve("decisionengine_modules.glideinwms.publishers.gwms_to_aws_data", "publisher",
-                   "AWSFactoryEntryDataPublisher") is AWSFactoryEntryDataPublisher
+    assert (
+        resolve("decisionengine_modules.glideinwms.transforms.gwms_to_aws_data", "transform")
+        is AWSFactoryEntryData
+    )
+    assert (
+        resolve(
+            "decisionengine_modules.glideinwms.publishers.gwms_to_aws_data",
+            "publisher",
+            "AWSFactoryEntryDataPublisher",
+        )
+        is AWSFactoryEntryDataPublisher
+    )
 
 
 def test_the_glideinwms_sources_factory_entries_shape_works():
-    entries_mod = pytest.importorskip("hepde.modules.glideinwms.entries", reason="the glideinwms modules are not there")
+    entries_mod = pytest.importorskip(
+        "hepde.modules.glideinwms.entries", reason="the glideinwms modules are not there"
+    )
     from hepde.datablock.codec import decode, encode
     from hepde.modules.cloud.gce.transforms import gce_figures
 
@@ -101,7 +137,16 @@ def test_the_glideinwms_sources_factory_entries_shape_works():
     frame = decode(*encode(entries_mod.by_type(flat)))  # as the HTC channel's source stores it
     out = AWSFactoryEntryData({}).transform({"Factory_Entries": frame})
     assert len(out["aws_instance_limits"]) == 5
-    perf = pd.DataFrame([{"EntryName": "x", "InstanceType": "n1", "AvailabilityZone": "z", "OnDemandPrice": 1.0,
-                          "PerfTtbarTotal": 1.0}])
+    perf = pd.DataFrame(
+        [
+            {
+                "EntryName": "x",
+                "InstanceType": "n1",
+                "AvailabilityZone": "z",
+                "OnDemandPrice": 1.0,
+                "PerfTtbarTotal": 1.0,
+            }
+        ]
+    )
     _, fom = gce_figures(perf, frame, pd.DataFrame())  # no GCE rows: worst value, no KeyError
     assert fom["FigureOfMerit"].tolist() == [1.7976931348623157e308]

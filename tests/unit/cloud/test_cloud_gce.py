@@ -30,8 +30,14 @@ def _fresh_tokens():
 @pytest.fixture
 def service_account(tmp_path, monkeypatch):
     pem, public = rsa_private_key_pem()
-    key = {"type": "service_account", "project_id": "hepcloud-fnal", "private_key_id": "k1", "private_key": pem,
-           "client_email": "de-monitor@hepcloud-fnal.iam.gserviceaccount.com", "token_uri": TOKEN}
+    key = {
+        "type": "service_account",
+        "project_id": "hepcloud-fnal",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "de-monitor@hepcloud-fnal.iam.gserviceaccount.com",
+        "token_uri": TOKEN,
+    }
     monkeypatch.setenv("GCE_KEY_JSON", json.dumps(key))
     return public
 
@@ -43,7 +49,9 @@ def _source(transport, **params) -> GceOccupancy:
 
 
 def test_occupancy_reproduces_the_original(service_account):
-    transport = RecordedTransport({("POST", TOKEN): ["gce_token.json"], ("GET", API): ["GceOccupancy.input.fixture.json"]})
+    transport = RecordedTransport(
+        {("POST", TOKEN): ["gce_token.json"], ("GET", API): ["GceOccupancy.input.fixture.json"]}
+    )
     source = _source(transport)
     out = source.acquire()
     assert not check_declared_types(source.declared_produces(), out)
@@ -57,8 +65,12 @@ def test_occupancy_reproduces_the_original(service_account):
 
 
 def test_occupancy_reads_every_page(service_account):
-    transport = RecordedTransport({("POST", TOKEN): ["gce_token.json"],
-                                   ("GET", API): ["gce_aggregated_page1.json", "gce_aggregated_page2.json"]})
+    transport = RecordedTransport(
+        {
+            ("POST", TOKEN): ["gce_token.json"],
+            ("GET", API): ["gce_aggregated_page1.json", "gce_aggregated_page2.json"],
+        }
+    )
     frame = _source(transport).acquire()["GCE_Occupancy"]
     assert frame.to_dict("records") == [
         {"AvailabilityZone": "us-central1-a", "InstanceType": "n1-standard-1", "Occupancy": 10},
@@ -70,15 +82,21 @@ def test_occupancy_reads_every_page(service_account):
 
 def test_a_static_access_token_and_retries_on_server_errors(monkeypatch):
     monkeypatch.setenv("GCE_TOKEN", "tok-123\n")
-    transport = RecordedTransport({("GET", API): [(503, {"error": "busy"}), "GceOccupancy.input.fixture.json"]})
-    source = GceOccupancy({"project": "hepcloud-fnal", "access_token": {"env": "GCE_TOKEN"}, "retry_timeout": 0})
+    transport = RecordedTransport(
+        {("GET", API): [(503, {"error": "busy"}), "GceOccupancy.input.fixture.json"]}
+    )
+    source = GceOccupancy(
+        {"project": "hepcloud-fnal", "access_token": {"env": "GCE_TOKEN"}, "retry_timeout": 0}
+    )
     source.transport = transport
     assert source.acquire()["GCE_Occupancy"]["Occupancy"].tolist() == [10]
     assert [c[2]["Authorization"] for c in transport.calls] == ["Bearer tok-123"] * 2
 
 
 def test_errors_are_clear(monkeypatch):
-    transport = RecordedTransport({("GET", API): [(403, {"error": {"message": "Required 'compute.instances.list'"}})]})
+    transport = RecordedTransport(
+        {("GET", API): [(403, {"error": {"message": "Required 'compute.instances.list'"}})]}
+    )
     monkeypatch.setenv("GCE_TOKEN", "t")
     source = GceOccupancy({"project": "hepcloud-fnal", "access_token": {"env": "GCE_TOKEN"}})
     source.transport = transport
@@ -96,15 +114,33 @@ def _factory_entries(rows, key="GCE"):
     return pd.concat({key: pd.DataFrame(rows)})
 
 
-PERF = pd.DataFrame([{"EntryName": ENTRY, "InstanceType": "n1-standard-1", "AvailabilityZone": "us-central1-a",
-                      "OnDemandPrice": 0.0475, "PreemptiblePrice": 0.01, "PerfTtbarTotal": 0.0317}])
-LIMITS = {"EntryName": ENTRY, "GlideinConfigPerEntryMaxIdle": 100, "GlideinMonitorTotalStatusIdle": 10,
-          "GlideinConfigPerEntryMaxGlideins": 200, "GlideinMonitorTotalStatusRunning": 100}
+PERF = pd.DataFrame(
+    [
+        {
+            "EntryName": ENTRY,
+            "InstanceType": "n1-standard-1",
+            "AvailabilityZone": "us-central1-a",
+            "OnDemandPrice": 0.0475,
+            "PreemptiblePrice": 0.01,
+            "PerfTtbarTotal": 0.0317,
+        }
+    ]
+)
+LIMITS = {
+    "EntryName": ENTRY,
+    "GlideinConfigPerEntryMaxIdle": 100,
+    "GlideinMonitorTotalStatusIdle": 10,
+    "GlideinConfigPerEntryMaxGlideins": 200,
+    "GlideinMonitorTotalStatusRunning": 100,
+}
 
 
 def test_gce_figure_of_merit_is_the_original_figure():
-    block = {"GCE_Instance_Performance": PERF.copy(), "Factory_Entries": _factory_entries([LIMITS]),
-             "GCE_Occupancy": csv_fixture("GceOccupancy.output.fixture.csv")}
+    block = {
+        "GCE_Instance_Performance": PERF.copy(),
+        "Factory_Entries": _factory_entries([LIMITS]),
+        "GCE_Occupancy": csv_fixture("GceOccupancy.output.fixture.csv"),
+    }
     module = GceFigureOfMerit({})
     out = module.transform(block)
     assert not check_declared_types(module.declared_produces(), out)
@@ -115,15 +151,19 @@ def test_gce_figure_of_merit_is_the_original_figure():
 
 def test_cloud_gce_fom_without_gce_entries_is_worst_not_keyerror():
     """Regression (seed-system §4.9 #14): Factory_Entries.xs('GCE') raised KeyError without GCE entries."""
-    block = {"GCE_Instance_Performance": PERF.copy(), "Factory_Entries": _factory_entries([LIMITS], key="Grid"),
-             "GCE_Occupancy": csv_fixture("GceOccupancy.output.fixture.csv")}
+    block = {
+        "GCE_Instance_Performance": PERF.copy(),
+        "Factory_Entries": _factory_entries([LIMITS], key="Grid"),
+        "GCE_Occupancy": csv_fixture("GceOccupancy.output.fixture.csv"),
+    }
     out = GceFigureOfMerit({}).transform(block)
     assert out["GCE_Figure_Of_Merit"]["FigureOfMerit"].tolist() == [INF]
 
 
 def test_gce_burn_rate_is_the_original_figure():
-    out = GceBurnRate({}).transform({"GCE_Instance_Performance": PERF,
-                                     "GCE_Occupancy": csv_fixture("GceOccupancy.output.fixture.csv")})
+    out = GceBurnRate({}).transform(
+        {"GCE_Instance_Performance": PERF, "GCE_Occupancy": csv_fixture("GceOccupancy.output.fixture.csv")}
+    )
     assert np.isclose(out["GCE_Burn_Rate"]["BurnRate"].iloc[0], 0.1)
 
 

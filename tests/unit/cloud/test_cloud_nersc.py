@@ -39,14 +39,23 @@ def _recorded(*projects: str) -> RecordedTransport:
 
 
 def test_allocations_with_private_key_jwt(keys):
-    source = NerscSFApi({"accounts": {"uscms": {"client_id": "abcd1234efgh",
-                                                "private_key": {"env": "NERSC_USCMS_KEY"}}}})
+    source = NerscSFApi(
+        {"accounts": {"uscms": {"client_id": "abcd1234efgh", "private_key": {"env": "NERSC_USCMS_KEY"}}}}
+    )
     source.transport = transport = _recorded("nersc_projects_uscms.json")
     out = source.acquire()
     assert not check_declared_types(source.declared_produces(), out)
     assert out["Nersc_Allocation_SFAPI"].to_dict("records") == [
-        {"hours_given": 600000.0, "hours_used": 473490.0, "id": 54807, "project_hours_given": 600000.0,
-         "project_hours_used": 473946.0, "repo_name": "m2612", "real_name": "uscms"}]
+        {
+            "hours_given": 600000.0,
+            "hours_used": 473490.0,
+            "id": 54807,
+            "project_hours_given": 600000.0,
+            "project_hours_used": 473946.0,
+            "repo_name": "m2612",
+            "real_name": "uscms",
+        }
+    ]
     (_, _, _, form), (_, _, headers, _) = transport.calls
     assert form["grant_type"] == "client_credentials" and form["client_id"] == "abcd1234efgh"
     assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -66,8 +75,11 @@ def test_the_originals_constraints_layout_is_accepted(keys, tmp_path, monkeypatc
     (tmp_path / "fife_id.txt").write_text("fife-client\n")
     constraints = {"usernames": ["uscms", "fife"], "token_url": TOKEN, "query_url": PROJECTS}
     for user in ("uscms", "fife"):
-        constraints[user] = {"private_key": str(tmp_path / f"{user}.pem"),
-                             "client_id_file": str(tmp_path / f"{user}_id.txt"), "rawfile": "/tmp/x.token"}
+        constraints[user] = {
+            "private_key": str(tmp_path / f"{user}.pem"),
+            "client_id_file": str(tmp_path / f"{user}_id.txt"),
+            "rawfile": "/tmp/x.token",
+        }
     source = NerscSFApi({"constraints": constraints})
     source.transport = _recorded("nersc_projects_uscms.json", "nersc_projects_fife.json")
     frame = source.acquire()["Nersc_Allocation_SFAPI"]
@@ -75,15 +87,27 @@ def test_the_originals_constraints_layout_is_accepted(keys, tmp_path, monkeypatc
 
 
 def test_client_secret_from_secrets_manager(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
         arn = boto3.client("secretsmanager").create_secret(
-            Name="hepde/nersc", SecretString='{"client_secret": "s3cr3t"}')["ARN"]
-        source = NerscSFApi({"accounts": {"uscms": {
-            "client_id": "cid", "auth_method": "client_secret_basic",
-            "client_secret": {"secrets_manager": arn, "key": "client_secret"}}}})
+            Name="hepde/nersc", SecretString='{"client_secret": "s3cr3t"}'
+        )["ARN"]
+        source = NerscSFApi(
+            {
+                "accounts": {
+                    "uscms": {
+                        "client_id": "cid",
+                        "auth_method": "client_secret_basic",
+                        "client_secret": {"secrets_manager": arn, "key": "client_secret"},
+                    }
+                }
+            }
+        )
         source.transport = transport = _recorded("nersc_projects_uscms.json")
         assert len(source.acquire()["Nersc_Allocation_SFAPI"]) == 1
     auth = transport.calls[0][2]["Authorization"]
@@ -95,25 +119,56 @@ def test_errors_are_clear(keys):
         NerscSFApi({"accounts": {"uscms": {"client_id": "c"}}})
     with pytest.raises(CloudConfigError, match="at least one account"):
         NerscSFApi({"accounts": {}})
-    source = NerscSFApi({"accounts": {"uscms": {"client_id": "c", "private_key": {"env": "NERSC_USCMS_KEY"}}},
-                         "retry_timeout": 0, "max_retries": 1})
+    source = NerscSFApi(
+        {
+            "accounts": {"uscms": {"client_id": "c", "private_key": {"env": "NERSC_USCMS_KEY"}}},
+            "retry_timeout": 0,
+            "max_retries": 1,
+        }
+    )
     source.transport = RecordedTransport({("POST", TOKEN): [(401, {"error": "invalid_client"})]})
     with pytest.raises(ProviderError, match="HTTP 401.*invalid_client"):
         source.acquire()
-    source = NerscSFApi({"accounts": {"uscms": {"client_id": "c", "private_key": {"env": "NERSC_USCMS_KEY"}}},
-                         "retry_timeout": 0, "max_retries": 1})
-    source.transport = RecordedTransport({("POST", TOKEN): ["nersc_token.json"],
-                                          ("GET", PROJECTS): [(502, b"bad gateway")]})
+    source = NerscSFApi(
+        {
+            "accounts": {"uscms": {"client_id": "c", "private_key": {"env": "NERSC_USCMS_KEY"}}},
+            "retry_timeout": 0,
+            "max_retries": 1,
+        }
+    )
+    source.transport = RecordedTransport(
+        {("POST", TOKEN): ["nersc_token.json"], ("GET", PROJECTS): [(502, b"bad gateway")]}
+    )
     with pytest.raises(ProviderError, match="HTTP 502.*after 2 attempts"):
         source.acquire()
 
 
-FACTORY = pd.concat({"LCF": pd.DataFrame([{"EntryName": "CMSHTPC_T3_US_NERSC_Cori",
-                                           "GlideinConfigPerEntryMaxGlideins": 200,
-                                           "GlideinMonitorTotalStatusRunning": 99,
-                                           "GlideinConfigPerEntryMaxIdle": 10, "GlideinMonitorTotalStatusIdle": 9}])})
-PERF = pd.DataFrame([{"EntryName": "CMSHTPC_T3_US_NERSC_Cori", "InstanceType": "haswell", "AvailabilityZone": "cori",
-                      "OnDemandPrice": 0.576, "PerfTtbarTotal": 0.96}])
+FACTORY = pd.concat(
+    {
+        "LCF": pd.DataFrame(
+            [
+                {
+                    "EntryName": "CMSHTPC_T3_US_NERSC_Cori",
+                    "GlideinConfigPerEntryMaxGlideins": 200,
+                    "GlideinMonitorTotalStatusRunning": 99,
+                    "GlideinConfigPerEntryMaxIdle": 10,
+                    "GlideinMonitorTotalStatusIdle": 9,
+                }
+            ]
+        )
+    }
+)
+PERF = pd.DataFrame(
+    [
+        {
+            "EntryName": "CMSHTPC_T3_US_NERSC_Cori",
+            "InstanceType": "haswell",
+            "AvailabilityZone": "cori",
+            "OnDemandPrice": 0.576,
+            "PerfTtbarTotal": 0.96,
+        }
+    ]
+)
 
 
 def test_nersc_figure_of_merit_is_the_original_figure():
@@ -121,9 +176,11 @@ def test_nersc_figure_of_merit_is_the_original_figure():
     out = module.transform({"Nersc_Instance_Performance": PERF, "Factory_Entries": FACTORY})
     assert not check_declared_types(module.declared_produces(), out)
     assert out["Nersc_Price_Performance"].equals(
-        pd.DataFrame([{"EntryName": "CMSHTPC_T3_US_NERSC_Cori", "PricePerformance": 0.6}]))
+        pd.DataFrame([{"EntryName": "CMSHTPC_T3_US_NERSC_Cori", "PricePerformance": 0.6}])
+    )
     assert out["Nersc_Figure_Of_Merit"].equals(
-        pd.DataFrame([{"EntryName": "CMSHTPC_T3_US_NERSC_Cori", "FigureOfMerit": 0.3}]))
+        pd.DataFrame([{"EntryName": "CMSHTPC_T3_US_NERSC_Cori", "FigureOfMerit": 0.3}])
+    )
 
 
 def test_cloud_nersc_fom_without_lcf_entries_is_empty_not_keyerror():

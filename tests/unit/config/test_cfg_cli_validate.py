@@ -1,4 +1,4 @@
-"""``de validate``: output format and exit status (hepde.cli.validate)."""
+"""``de validate``: output format and exit status (hepde_tools.cli.validate)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from cfg_helpers import FRAMEWORK_CONFIGS, channel, entry
 
-from hepde.cli import validate as validate_cmd
+from hepde_tools.cli import validate as validate_cmd
 
 
 def parse(*argv: str) -> argparse.Namespace:

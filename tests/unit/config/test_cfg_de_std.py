@@ -178,7 +178,7 @@ def test_a_middle_generation_libsonnet_evaluates_on_its_own():
 
 @pytest.mark.skipif(
     "decisionengine.framework.tests.WriteToDisk" not in ALIASES,
-    reason="the registry has no alias for the original's WriteToDisk yet (hepde.modules.testing.WriteToDisk)",
+    reason="the registry has no alias for the original's WriteToDisk yet (hepde.modules.testing.framework.WriteToDisk)",
 )
 def test_the_three_generation_channel_validates_cleanly():
     """Given test-combined-channels-3g/last.jsonnet, when validated, then there is no problem."""

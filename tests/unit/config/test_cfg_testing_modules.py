@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from hepde.modules import registry
 from hepde.modules.base import Publisher, Source, Transform, check_declared_types
-from hepde.modules.empty_source import EmptySource
-from hepde.modules.testing import (
+from hepde.modules.generic.empty_source import EmptySource
+from hepde.modules.testing.framework import (
     DynamicPublisher,
     DynamicSource,
     DynamicTransform,
@@ -51,7 +51,7 @@ def test_every_original_test_module_path_resolves_to_its_re_implementation(name,
     cls = registry.resolve(f"decisionengine.framework.tests.{name}", kind)
 
     assert cls.__name__ == name
-    assert cls.__module__ == "hepde.modules.testing"
+    assert cls.__module__ == "hepde.modules.testing.framework"
 
 
 def test_source_nop_produces_the_original_mixed_type_frame():

@@ -11,8 +11,8 @@ from hepde.config.loader import load_channel
 from hepde.config.validate import instantiate, validate_channel, validate_paths
 from hepde.modules import registry
 from hepde.modules.base import ModuleParameters, Publisher, Source, Transform
-from hepde.modules.empty_source import EmptySource
-from hepde.modules.testing import DynamicSource, IntSource
+from hepde.modules.generic.empty_source import EmptySource
+from hepde.modules.testing.framework import DynamicSource, IntSource
 
 LOGIC_ENGINE = "decisionengine.framework.logicengine.LogicEngine"
 
@@ -302,18 +302,22 @@ def test_the_contrib_template_reports_its_unimplemented_modules_and_legacy_entry
         section, name, _ = key.split(".")
         return getattr(channel, section)[name].module
 
-    assert unimplemented == {k for k in {
-        "sources.jobs_manifests.module",
-        "sources.StartdManifestsSource.module",
-        "sources.factoryglobal_manifests.module",
-        "sources.FactoryEntriesSource.module",
-        "transforms.t_job_categorization.module",
-        "transforms.GridFigureOfMerit.module",
-        "transforms.glideinwms_requests.module",
-        "publishers.JobClusteringPublisher.module",
-        "publishers.glideclientglobal_manifests.module",
-        "publishers.glideclient_manifests.module",
-    } if module_of(k) not in aliased}
+    assert unimplemented == {
+        k
+        for k in {
+            "sources.jobs_manifests.module",
+            "sources.StartdManifestsSource.module",
+            "sources.factoryglobal_manifests.module",
+            "sources.FactoryEntriesSource.module",
+            "transforms.t_job_categorization.module",
+            "transforms.GridFigureOfMerit.module",
+            "transforms.glideinwms_requests.module",
+            "publishers.JobClusteringPublisher.module",
+            "publishers.glideclientglobal_manifests.module",
+            "publishers.glideclient_manifests.module",
+        }
+        if module_of(k) not in aliased
+    }
     # SourceProxy leftovers at entry level are unknown keys; inside EmptySource parameters they are accepted
     assert found["sources.StartdManifestsSource.max_attempts"].startswith("unknown key")
     assert found["sources.StartdManifestsSource.retry_timeout"].startswith("unknown key")
@@ -387,7 +391,7 @@ def test_a_module_that_does_not_resolve_is_reported_on_its_module_key(write_chan
         "resolve.json",
         channel(
             sources={"s": {"module": "no.such.module", "parameters": {}}},
-            publishers={"p": {"module": "hepde.modules.testing", "name": "Nope", "parameters": {}}},
+            publishers={"p": {"module": "hepde.modules.testing.framework", "name": "Nope", "parameters": {}}},
         ),
     )
 
@@ -510,7 +514,7 @@ def test_a_publisher_may_consume_the_logic_engine_facts_without_a_logic_engine(w
             sources={"s": entry("IntSource", {"int_value": 1})},
             publishers={
                 "p": {
-                    "module": "hepde.modules.testing",
+                    "module": "hepde.modules.testing.framework",
                     "name": "WriteToDisk",
                     "parameters": {"consumes": ["int_value", "de_logicengine_facts"]},
                 }
@@ -622,11 +626,24 @@ def test_actions_naming_no_publisher_are_reported_even_when_the_engine_has_other
     from hepde.config.validate import validate_channel
 
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({
-        "sources": {}, "transforms": {}, "publishers": {},
-        "logicengines": {"le": {"module": "decisionengine.framework.logicengine.LogicEngine", "parameters": {
-            "facts": {"f": "open('x')"}, "rules": {"r": {"expression": "f", "actions": ["ghost"]}}}}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "sources": {},
+                "transforms": {},
+                "publishers": {},
+                "logicengines": {
+                    "le": {
+                        "module": "decisionengine.framework.logicengine.LogicEngine",
+                        "parameters": {
+                            "facts": {"f": "open('x')"},
+                            "rules": {"r": {"expression": "f", "actions": ["ghost"]}},
+                        },
+                    }
+                },
+            }
+        )
+    )
     _, problems = validate_channel(load_channel(path))
     keys = [p.key for p in problems]
     assert "logicengines.le.parameters.facts.f" in keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hepde.bench import datablock
+from hepde_tools.bench import datablock
 
 
 def test_job_table_is_deterministic_and_shaped_like_job_ads() -> None:

@@ -65,7 +65,9 @@ def test_dataframe_round_trip(name: str) -> None:
     assert encoding in (codec.PARQUET_DATAFRAME, codec.JSON_DATAFRAME)  # small plain frames are JSON
     assert_frame_equal(out, frame)
     # and the same frame, forced through Parquet, round-trips too
-    assert_frame_equal(codec.decode(codec.PARQUET_DATAFRAME, codec._encode_frame(frame, {"kind": "dataframe"})), frame)
+    assert_frame_equal(
+        codec.decode(codec.PARQUET_DATAFRAME, codec._encode_frame(frame, {"kind": "dataframe"})), frame
+    )
 
 
 def test_mixed_object_column_values_keep_their_types() -> None:

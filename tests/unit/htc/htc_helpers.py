@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from hepde.modules.glideinwms.entries import by_type
-from hepde.synth.literal import load_python_literal
+from hepde_tools.synth.literal import load_python_literal
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "htc"
 FACTORY = "fermicloud122.fnal.gov"
@@ -21,10 +21,27 @@ def fixture(name: str) -> list[dict[str, Any]]:
 def frontend(**group_config: Any) -> dict[str, Any]:
     return {
         "frontend_name": "Frontend-master-v1_0",
-        "groups": {"main": {"config": group_config, "security": {"credentials": [
-            {"absfname": str(FIXTURES / "cq.fixture"), "trust_domain": "OSG", "type": "scitoken"}]}}},
-        "match": {"factory": {"collectors": [{"node": FACTORY, "factory_identity": f"factory@{FACTORY}",
-                                               "my_identity": f"me@{FACTORY}"}]}},
+        "groups": {
+            "main": {
+                "config": group_config,
+                "security": {
+                    "credentials": [
+                        {"absfname": str(FIXTURES / "cq.fixture"), "trust_domain": "OSG", "type": "scitoken"}
+                    ]
+                },
+            }
+        },
+        "match": {
+            "factory": {
+                "collectors": [
+                    {
+                        "node": FACTORY,
+                        "factory_identity": f"factory@{FACTORY}",
+                        "my_identity": f"me@{FACTORY}",
+                    }
+                ]
+            }
+        },
     }
 
 
@@ -46,20 +63,48 @@ def fixture_block() -> dict[str, Any]:
     }
 
 
-CLUSTERS = {"match_expressions": [{"job_bucket_criteria_expr": "ClusterId > 0",
-                                   "site_bucket_criteria_expr": ["GLIDEIN_Site=='Test_Site_1'", "GLIDEIN_Site=='Test_Site_2'"],
-                                   "frontend_group": "main"}],
-            "job_q_expr": "JobStatus==1"}
+CLUSTERS = {
+    "match_expressions": [
+        {
+            "job_bucket_criteria_expr": "ClusterId > 0",
+            "site_bucket_criteria_expr": ["GLIDEIN_Site=='Test_Site_1'", "GLIDEIN_Site=='Test_Site_2'"],
+            "frontend_group": "main",
+        }
+    ],
+    "job_q_expr": "JobStatus==1",
+}
 
 
 def entry(name: str, cpus: Any = 8, **attrs: Any) -> dict[str, Any]:
-    return {"Name": f"{name}@v1_0@GlideinFactory-master", "EntryName": name, "GLIDEIN_GridType": "condor", "GLIDEIN_Site": name,
-            "GLIDEIN_CPUS": cpus, "GLIDEIN_In_Downtime": "False", "GLIDEIN_TrustDomain": "OSG",
-            "GlideinMonitorTotalStatusRunning": 0, "GlideinConfigPerEntryMaxGlideins": 1000,
-            "GlideinMonitorTotalStatusIdle": 0, "GlideinConfigPerEntryMaxIdle": 100, "CollectorHost": FACTORY, **attrs}
+    return {
+        "Name": f"{name}@v1_0@GlideinFactory-master",
+        "EntryName": name,
+        "GLIDEIN_GridType": "condor",
+        "GLIDEIN_Site": name,
+        "GLIDEIN_CPUS": cpus,
+        "GLIDEIN_In_Downtime": "False",
+        "GLIDEIN_TrustDomain": "OSG",
+        "GlideinMonitorTotalStatusRunning": 0,
+        "GlideinConfigPerEntryMaxGlideins": 1000,
+        "GlideinMonitorTotalStatusIdle": 0,
+        "GlideinConfigPerEntryMaxIdle": 100,
+        "CollectorHost": FACTORY,
+        **attrs,
+    }
 
 
 def jobs(n: int, cpus: int = 1, memory: int = 2000, gpus: int = 0, status: int = 1) -> pd.DataFrame:
-    return pd.DataFrame({"ClusterId": range(1, n + 1), "ProcId": 0, "JobStatus": status, "RequestCpus": cpus,
-                         "RequestMemory": memory, "RequestGPUs": gpus, "ServerTime": 1000, "EnteredCurrentStatus": 0,
-                         "x509userproxy": "", "x509UserProxyFirstFQAN": ""})
+    return pd.DataFrame(
+        {
+            "ClusterId": range(1, n + 1),
+            "ProcId": 0,
+            "JobStatus": status,
+            "RequestCpus": cpus,
+            "RequestMemory": memory,
+            "RequestGPUs": gpus,
+            "ServerTime": 1000,
+            "EnteredCurrentStatus": 0,
+            "x509userproxy": "",
+            "x509UserProxyFirstFQAN": "",
+        }
+    )

@@ -61,16 +61,21 @@ class FakeCondor(types.ModuleType):
 def test_schedd_queries_go_through_the_collector_locate(monkeypatch):
     fake = FakeCondor([{"ClusterId": 1, "JobStatus": 1}])
     monkeypatch.setitem(sys.modules, "htcondor2", fake)
-    jobs = JobQ({"collector_host": "pool", "schedds": ["s1"], "classad_attrs": ["ClusterId", "JobStatus", "X"]}).acquire()
+    jobs = JobQ(
+        {"collector_host": "pool", "schedds": ["s1"], "classad_attrs": ["ClusterId", "JobStatus", "X"]}
+    ).acquire()
     assert jobs["job_manifests"].to_dict("records") == [
-        {"ClusterId": 1, "JobStatus": 1, "X": None, "ScheddName": "s1", "CollectorHost": "pool"}]
+        {"ClusterId": 1, "JobStatus": 1, "X": None, "ScheddName": "s1", "CollectorHost": "pool"}
+    ]
     assert ("locate", "Schedd", "s1") in fake.calls and ("Collector", "pool") in fake.calls
 
 
 def test_collector_queries_and_failures(monkeypatch):
     fake = FakeCondor([{"Name": "slot1", "Cpus": 1, "State": "Claimed", "Activity": "Busy", "Memory": 10}])
     monkeypatch.setitem(sys.modules, "htcondor2", fake)
-    slots = StartdManifests({"collector_host": "pool", "constraint": "Cpus > 0"}).acquire()["startd_manifests"]
+    slots = StartdManifests({"collector_host": "pool", "constraint": "Cpus > 0"}).acquire()[
+        "startd_manifests"
+    ]
     assert slots["Name"].tolist() == ["slot1"] and slots["CollectorHost"].tolist() == ["pool"]
     assert any(c[0] == "query" and c[2] == "Cpus > 0" for c in fake.calls)
     fake.fail = True
@@ -89,8 +94,14 @@ def test_ads_are_advertised_to_each_collector_through_the_bindings(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "classad2", types.SimpleNamespace(ClassAd=FakeAd))
     pub = GlideinWMSManifests({})
-    summary = pub.advertise([{"Name": "a", "CollectorHost": "f1", "ReqIdleGlideins": 1},
-                             {"Name": "b", "CollectorHost": "f2", "ReqIdleGlideins": 0}])
+    summary = pub.advertise(
+        [
+            {"Name": "a", "CollectorHost": "f1", "ReqIdleGlideins": 1},
+            {"Name": "b", "CollectorHost": "f2", "ReqIdleGlideins": 0},
+        ]
+    )
     assert summary == "advertised 2 glideclient ad(s) to 2 collector(s)"
     assert [(cmd, [a["Name"] for a in ads]) for cmd, ads in fake.advertised] == [
-        ("UPDATE_AD_GENERIC", ["a"]), ("UPDATE_AD_GENERIC", ["b"])]
+        ("UPDATE_AD_GENERIC", ["a"]),
+        ("UPDATE_AD_GENERIC", ["b"]),
+    ]

@@ -12,7 +12,7 @@ from hepde.datablock.api import Header, Metadata, channel_namespace
 from hepde.errors import HoldCycleError
 from hepde.modules.glideinwms.expressions import QueryExpressionError, check_query, query_mask
 from hepde.modules.glideinwms.frontend import Frontend, FrontendConfigError
-from hepde.modules.glideinwms.glidein_requests import GlideinRequestManifests
+from hepde.modules.glideinwms.transforms import GlideinRequestManifests
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "tests" / "fixtures" / "contrib-config-template-EL9"
@@ -23,7 +23,10 @@ def test_fix_two_producers_of_factory_entries_in_production_template():
     _, problems = validate_paths([TEMPLATE / "resource_request.jsonnet"])
     found = {p.key: p.message for p in problems}
     # Then the EmptySource stub and FactoryEntriesSource are reported as two producers of Factory_Entries
-    assert "produces 'Factory_Entries', which sources.FactoryEntriesSource also produces" in found["sources.Factory_Entries"]
+    assert (
+        "produces 'Factory_Entries', which sources.FactoryEntriesSource also produces"
+        in found["sources.Factory_Entries"]
+    )
     # and the HTC pilot channel, which has one producer, validates
     configs, problems = validate_paths([ROOT / "channels" / "htc_pilot.jsonnet"])
     assert problems == [] and [c.name for c in configs] == ["htc_pilot"]
@@ -32,8 +35,18 @@ def test_fix_two_producers_of_factory_entries_in_production_template():
 def test_the_production_frontend_description_is_read_as_typed_limits():
     fe = Frontend.from_value(str(ROOT / "channels" / "htc_glideinwms.libsonnet"))
     g = fe.group("cms_main")
-    assert (g.max_running, g.fraction_running, g.max_idle, g.reserve_idle, g.curb_vms_idle) == (10000, 1.15, 100, 5, 5)
-    assert (g.fe_total_max_glideins, g.global_total_max_vms_idle, g.client_name) == (200000, 20000, "hepcloud-de.cms_main")
+    assert (g.max_running, g.fraction_running, g.max_idle, g.reserve_idle, g.curb_vms_idle) == (
+        10000,
+        1.15,
+        100,
+        5,
+        5,
+    )
+    assert (g.fe_total_max_glideins, g.global_total_max_vms_idle, g.client_name) == (
+        200000,
+        20000,
+        "hepcloud-de.cms_main",
+    )
     with pytest.raises(FrontendConfigError, match="not configured"):
         fe.group("nope")
 
@@ -45,20 +58,44 @@ def test_a_frontend_description_error_names_the_key():
         GlideinRequestManifests({})
 
 
-@pytest.mark.parametrize("query", [
-    "ClusterId > 0", "GLIDEIN_Supported_VOs.str.contains('CMS') and GLIDEIN_CPUS >= 8",
-    "GLIDEIN_Site == '@TEMPLATE_SITE@'", "`odd name` in ['a', 'b']", "not (x != 1) or (y < 2) & (z == 3)",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ClusterId > 0",
+        "GLIDEIN_Supported_VOs.str.contains('CMS') and GLIDEIN_CPUS >= 8",
+        "GLIDEIN_Site == '@TEMPLATE_SITE@'",
+        "`odd name` in ['a', 'b']",
+        "not (x != 1) or (y < 2) & (z == 3)",
+    ],
+)
 def test_bucket_queries_select_the_rows_pandas_query_selects(query):
-    frame = pd.DataFrame({"ClusterId": [0, 1, 2], "GLIDEIN_Supported_VOs": ["CMS", "OSG", "CMS,OSG"],
-                          "GLIDEIN_CPUS": [8, 8, 1], "GLIDEIN_Site": ["@TEMPLATE_SITE@", "b", "c"],
-                          "odd name": ["a", "c", "b"], "x": [1, 2, 1], "y": [1, 3, 5], "z": [3, 3, 4]})
+    frame = pd.DataFrame(
+        {
+            "ClusterId": [0, 1, 2],
+            "GLIDEIN_Supported_VOs": ["CMS", "OSG", "CMS,OSG"],
+            "GLIDEIN_CPUS": [8, 8, 1],
+            "GLIDEIN_Site": ["@TEMPLATE_SITE@", "b", "c"],
+            "odd name": ["a", "c", "b"],
+            "x": [1, 2, 1],
+            "y": [1, 3, 5],
+            "z": [3, 3, 4],
+        }
+    )
     expected = frame.query(query).index.tolist()
     assert frame.index[query_mask(frame, query)].tolist() == expected
 
 
-@pytest.mark.parametrize("query", ["__import__('os').system('id')", "x.__class__", "x > @y", "x.to_csv('/tmp/x')",
-                                   "[c for c in x]", "lambda: 1"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "__import__('os').system('id')",
+        "x.__class__",
+        "x > @y",
+        "x.to_csv('/tmp/x')",
+        "[c for c in x]",
+        "lambda: 1",
+    ],
+)
 def test_unsafe_queries_are_rejected(query):
     with pytest.raises(QueryExpressionError):
         check_query(query)
@@ -91,8 +128,13 @@ def test_a_transform_raising_hold_cycle_error_holds_the_cycle_with_its_reason(tm
         def list_generation(self, ns, gen):
             from hepde.datablock.api import GenerationInfo, ProductRef
 
-            return [GenerationInfo(ProductRef(ns, gen, n), Header.new("t", 60), Metadata(gen, generation_time=5.0), 0, False)
-                    for (n_ns, g, n) in self.products if n_ns == ns and g == gen]
+            return [
+                GenerationInfo(
+                    ProductRef(ns, gen, n), Header.new("t", 60), Metadata(gen, generation_time=5.0), 0, False
+                )
+                for (n_ns, g, n) in self.products
+                if n_ns == ns and g == gen
+            ]
 
         def generations(self, ns, since=None):
             return sorted({g for (n_ns, g, _) in self.products if n_ns == ns})
@@ -120,6 +162,11 @@ def test_the_generated_state_machine_routes_hold_cycle_error_to_a_held_finish():
     states = ch.definition["States"]
     held = states["HoldCycleByTransform"]
     assert held["Parameters"]["Payload"]["status"] == "HELD" and held["Next"] == "CycleHeld"
-    catches = [c for s in states.values() if s.get("Type") in ("Task", "Parallel") for c in s.get("Catch", [])
-               if c["ErrorEquals"] == ["HoldCycleError"]]
+    catches = [
+        c
+        for s in states.values()
+        if s.get("Type") in ("Task", "Parallel")
+        for c in s.get("Catch", [])
+        if c["ErrorEquals"] == ["HoldCycleError"]
+    ]
     assert catches and all(c["Next"] == "HoldCycleByTransform" for c in catches)

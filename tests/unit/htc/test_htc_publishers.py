@@ -14,12 +14,19 @@ from moto import mock_aws
 
 from hepde.modules.glideinwms.crypto import OAEP, SymKey
 from hepde.modules.glideinwms.entries import by_type
-from hepde.modules.glideinwms.glidein_requests import GlideinRequestManifests
 from hepde.modules.glideinwms.publishers import GlideClientGlobalManifests, GlideinWMSManifests
-from hepde.modules.glideinwms.transforms import GridFigureOfMerit, JobClustering
+from hepde.modules.glideinwms.transforms import GlideinRequestManifests, GridFigureOfMerit, JobClustering
 
-ALL = {"match_expressions": [{"job_bucket_criteria_expr": "ClusterId > 0", "site_bucket_criteria_expr": ["True"],
-                              "frontend_group": "main"}], "job_q_expr": "JobStatus==1"}
+ALL = {
+    "match_expressions": [
+        {
+            "job_bucket_criteria_expr": "ClusterId > 0",
+            "site_bucket_criteria_expr": ["True"],
+            "frontend_group": "main",
+        }
+    ],
+    "job_q_expr": "JobStatus==1",
+}
 
 
 def decided(facts: dict[str, bool], block: dict | None = None) -> dict:
@@ -27,8 +34,9 @@ def decided(facts: dict[str, bool], block: dict | None = None) -> dict:
     block.update(JobClustering(ALL).transform(block))
     block.update(GridFigureOfMerit({}).transform(block))
     block.update(GlideinRequestManifests({"frontend": frontend()}).transform(block))
-    block["de_logicengine_facts"] = pd.DataFrame({"rule_name": ["r"] * len(facts), "fact_name": list(facts),
-                                                  "fact_value": list(facts.values())})
+    block["de_logicengine_facts"] = pd.DataFrame(
+        {"rule_name": ["r"] * len(facts), "fact_name": list(facts), "fact_value": list(facts.values())}
+    )
     return block
 
 
@@ -37,7 +45,9 @@ def test_requests_of_an_allowed_type_are_published_as_computed():
     result = GlideinWMSManifests({"advertise_via": "none"}).publish(block)
     rows = {r["entry"]: r for r in result.requested}
     assert [r["ReqIdleGlideins"] for r in rows.values()] == [1, 1]
-    assert {"entry", "FOM", "idle_jobs_matched", "min_idle", "max_run", "limits_hit"} <= set(result.requested[0])
+    assert {"entry", "FOM", "idle_jobs_matched", "min_idle", "max_run", "limits_hit"} <= set(
+        result.requested[0]
+    )
     assert "not sent" in result.summary
 
 
@@ -49,7 +59,9 @@ def test_fact_gating_zeroes_idle_requests_but_keeps_max_running():
     assert all("Gated" in r["limits_hit"] and "allow_grid_requests" in r["why"] for r in rows)
     # no fact at all counts as not allowed, as in the original
     block = decided({})
-    assert [r["ReqIdleGlideins"] for r in GlideinWMSManifests({"advertise_via": "none"}).publish(block).requested] == [0, 0]
+    assert [
+        r["ReqIdleGlideins"] for r in GlideinWMSManifests({"advertise_via": "none"}).publish(block).requested
+    ] == [0, 0]
 
 
 def test_per_type_query_further_selects_requests():
@@ -61,14 +73,18 @@ def test_per_type_query_further_selects_requests():
 
 def test_requests_for_entries_of_an_unknown_type_are_not_published():
     block = decided({"allow_grid_requests": True})
-    block["Factory_Entries"] = by_type(pd.DataFrame({"Name": ["x@y@z"], "EntryName": ["x"], "GLIDEIN_GridType": ["ec2"]}))
+    block["Factory_Entries"] = by_type(
+        pd.DataFrame({"Name": ["x@y@z"], "EntryName": ["x"], "GLIDEIN_GridType": ["ec2"]})
+    )
     assert GlideinWMSManifests({"advertise_via": "none"}).publish(block).requested == []
 
 
 def test_request_parameters_are_encrypted_with_the_factory_key():
     # Given a factory whose global ad carries our freshly made public key
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     block = fixture_block()
     block["factoryglobal_manifests"]["PubKeyValue"] = pem.decode().replace("\n", "\\n")
     block = decided({"allow_grid_requests": True}, block)

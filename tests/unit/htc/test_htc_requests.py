@@ -12,13 +12,12 @@ from htc_helpers import CLUSTERS, FACTORY, entry, fixture_block, frontend, jobs
 from hepde.errors import HoldCycleError
 from hepde.modules.glideinwms.entries import by_type
 from hepde.modules.glideinwms.frontend import Frontend
-from hepde.modules.glideinwms.glidein_requests import GlideinRequestManifests
-from hepde.modules.glideinwms.requests import (
+from hepde.modules.glideinwms.pilot_requests import (
     GroupTotals,
     compute_glidein_max_running,
     compute_glidein_min_idle,
 )
-from hepde.modules.glideinwms.transforms import GridFigureOfMerit, JobClustering
+from hepde.modules.glideinwms.transforms import GlideinRequestManifests, GridFigureOfMerit, JobClustering
 
 
 def run(block: dict, clusters: dict = CLUSTERS, **params) -> dict:
@@ -32,32 +31,46 @@ def run(block: dict, clusters: dict = CLUSTERS, **params) -> dict:
 
 
 #: what hepcloud-de-modules 2.0.6 produced on these fixtures (GlideinWMS libraries stubbed, see
-#: hepde.bench.htc_original; recorded with `python orig_runner.py` on tests/fixtures/htc)
+#: hepde_tools.bench.htc_original; recorded with `python orig_runner.py` on tests/fixtures/htc)
 ORIGINAL_ON_FIXTURES = {
     "TEST_SITE_1@v1_0@GlideinFactory-master": {"ReqIdleGlideins": 1, "ReqMaxGlideins": 2},
     "TEST_SITE_2@v1_0@GlideinFactory-master": {"ReqIdleGlideins": 1, "ReqMaxGlideins": 3},
 }
-ORIGINAL_MONITORS = {"GlideinMonitorIdleAll": 4, "GlideinMonitorIdle": 4, "GlideinMonitorOldIdle": 4,
-                     "GlideinMonitorIdle_3600": 4, "GlideinMonitorVomsIdle": 4, "GlideinMonitorProxyIdle": 4,
-                     "GlideinMonitorRunning": 0, "GlideinMonitorRunningHere": 0, "GlideinMonitorGlideinsTotal": 0}
+ORIGINAL_MONITORS = {
+    "GlideinMonitorIdleAll": 4,
+    "GlideinMonitorIdle": 4,
+    "GlideinMonitorOldIdle": 4,
+    "GlideinMonitorIdle_3600": 4,
+    "GlideinMonitorVomsIdle": 4,
+    "GlideinMonitorProxyIdle": 4,
+    "GlideinMonitorRunning": 0,
+    "GlideinMonitorRunningHere": 0,
+    "GlideinMonitorGlideinsTotal": 0,
+}
 
 
 def test_requests_on_the_original_fixtures_equal_the_original_2_0_6():
     block = run(fixture_block(), compat_original=True)
     assert block["Grid_Figure_Of_Merit"]["Grid_Figure_Of_Merit"].tolist() == [0.00027, 9e-05]
     ads = block["glideclient_manifests"]
-    got = {r.ReqName: {"ReqIdleGlideins": r.ReqIdleGlideins, "ReqMaxGlideins": r.ReqMaxGlideins}
-           for r in ads.itertuples()}
+    got = {
+        r.ReqName: {"ReqIdleGlideins": r.ReqIdleGlideins, "ReqMaxGlideins": r.ReqMaxGlideins}
+        for r in ads.itertuples()
+    }
     assert got == ORIGINAL_ON_FIXTURES
     for _, ad in ads.iterrows():
         assert {k: ad[k] for k in ORIGINAL_MONITORS} == ORIGINAL_MONITORS
     # and the same requests with this project's fixes on (the fixtures do not exercise them)
     fixed = run(fixture_block())["glideclient_manifests"]
-    assert fixed[["ReqName", "ReqIdleGlideins", "ReqMaxGlideins"]].equals(ads[["ReqName", "ReqIdleGlideins", "ReqMaxGlideins"]])
+    assert fixed[["ReqName", "ReqIdleGlideins", "ReqMaxGlideins"]].equals(
+        ads[["ReqName", "ReqIdleGlideins", "ReqMaxGlideins"]]
+    )
 
 
-@pytest.mark.parametrize(("prop", "real", "idle", "expected"),
-                         [(412, 971, 0, 1591), (100, 100, 0, 230), (100, 0, 0, 115), (0, 0, 0, 0), (0, 100, 100, 100)])
+@pytest.mark.parametrize(
+    ("prop", "real", "idle", "expected"),
+    [(412, 971, 0, 1591), (100, 100, 0, 230), (100, 0, 0, 115), (0, 0, 0, 0), (0, 100, 100, 100)],
+)
 def test_max_running_equals_the_original_unit_test(prop, real, idle, expected):
     assert compute_glidein_max_running(prop, real, idle, 1.15) == expected
 
@@ -87,13 +100,26 @@ def test_ramp_up_attenuation_is_configuration():
 
 def _block(entries: list[dict], job_frame: pd.DataFrame, slots: pd.DataFrame | None = None) -> dict:
     fg = fixture_block()["factoryglobal_manifests"]
-    return {"job_manifests": job_frame, "startd_manifests": slots if slots is not None else pd.DataFrame(),
-            "Factory_Entries": by_type(pd.DataFrame(entries)), "factoryglobal_manifests": fg,
-            "GCE_Figure_Of_Merit": pd.DataFrame(), "Nersc_Figure_Of_Merit": pd.DataFrame()}
+    return {
+        "job_manifests": job_frame,
+        "startd_manifests": slots if slots is not None else pd.DataFrame(),
+        "Factory_Entries": by_type(pd.DataFrame(entries)),
+        "factoryglobal_manifests": fg,
+        "GCE_Figure_Of_Merit": pd.DataFrame(),
+        "Nersc_Figure_Of_Merit": pd.DataFrame(),
+    }
 
 
-ALL = {"match_expressions": [{"job_bucket_criteria_expr": "ClusterId > 0", "site_bucket_criteria_expr": ["True"],
-                              "frontend_group": "main"}], "job_q_expr": "JobStatus==1"}
+ALL = {
+    "match_expressions": [
+        {
+            "job_bucket_criteria_expr": "ClusterId > 0",
+            "site_bucket_criteria_expr": ["True"],
+            "frontend_group": "main",
+        }
+    ],
+    "job_q_expr": "JobStatus==1",
+}
 
 
 def _table(block: dict, **params) -> pd.DataFrame:
@@ -102,8 +128,10 @@ def _table(block: dict, **params) -> pd.DataFrame:
 
 def test_jobs_are_split_over_entries_in_proportion_to_one_over_fom():
     # FOM 0.9*(r+1)/max: e1 running 0 → 0.0009, e2 running 2 → 0.0027: shares 3:1 of 400 jobs
-    block = _block([entry("e1", GlideinMonitorTotalStatusRunning=0), entry("e2", GlideinMonitorTotalStatusRunning=2)],
-                   jobs(400))
+    block = _block(
+        [entry("e1", GlideinMonitorTotalStatusRunning=0), entry("e2", GlideinMonitorTotalStatusRunning=2)],
+        jobs(400),
+    )
     t = _table(block, frontend=frontend(decision_engine={"ramp_up_attenuation": 1}))
     inv = [1 / (0.9 * 1 / 1000), 1 / (0.9 * 3 / 1000)]
     # ceil of the floating-point share, exactly as the original (here 300.000...01 → 301)
@@ -127,16 +155,41 @@ def test_fix_fom_zero_division():
 def test_fix_fom_zero_only_one_entry_takes_all():
     block = _block([entry("e1"), entry("e2")], jobs(10))
     block.update(JobClustering(ALL).transform(block))
-    block["Grid_Figure_Of_Merit"] = pd.DataFrame({"EntryName": ["e1", "e2"], "Grid_Figure_Of_Merit": [0.0, 0.5]})
-    t = GlideinRequestManifests({"frontend": frontend()}).transform(block)["glidein_request_table"].set_index("EntryName")
+    block["Grid_Figure_Of_Merit"] = pd.DataFrame(
+        {"EntryName": ["e1", "e2"], "Grid_Figure_Of_Merit": [0.0, 0.5]}
+    )
+    t = (
+        GlideinRequestManifests({"frontend": frontend()})
+        .transform(block)["glidein_request_table"]
+        .set_index("EntryName")
+    )
     assert (t.loc["e1", "PropIdle"], t.loc["e2", "PropIdle"]) == (10, 0)
 
 
-def _slot(name: str, entry_name: str, memory: float, cpus: int = 4, slot_type: str = "Partitionable",
-          total_slots: int = 1, state: str = "Unclaimed", activity: str = "Idle") -> dict:
-    return {"Name": name, "State": state, "Activity": activity, "SlotType": slot_type, "Cpus": cpus, "Memory": memory,
-            "TotalSlots": total_slots, "TotalSlotCpus": cpus, "GLIDECLIENT_NAME": "Frontend-master-v1_0.main",
-            "GLIDEIN_Entry_Name": entry_name, "GLIDEIN_Name": "v1_0", "GLIDEIN_FACTORY": "GlideinFactory-master"}
+def _slot(
+    name: str,
+    entry_name: str,
+    memory: float,
+    cpus: int = 4,
+    slot_type: str = "Partitionable",
+    total_slots: int = 1,
+    state: str = "Unclaimed",
+    activity: str = "Idle",
+) -> dict:
+    return {
+        "Name": name,
+        "State": state,
+        "Activity": activity,
+        "SlotType": slot_type,
+        "Cpus": cpus,
+        "Memory": memory,
+        "TotalSlots": total_slots,
+        "TotalSlotCpus": cpus,
+        "GLIDECLIENT_NAME": "Frontend-master-v1_0.main",
+        "GLIDEIN_Entry_Name": entry_name,
+        "GLIDEIN_Name": "v1_0",
+        "GLIDEIN_FACTORY": "GlideinFactory-master",
+    }
 
 
 def test_fix_hard_coded_memory_2500_idle_slot_rule():
@@ -152,7 +205,9 @@ def test_fix_hard_coded_memory_2500_idle_slot_rule():
     assert _table(block).loc["e1", "SlotsIdle"] == 0
     assert _table(block, compat_original=True).loc["e1", "SlotsIdle"] == 1
     # GPU jobs need GPU slots
-    block = _block([entry("e1", GLIDEIN_GPUs=1)], jobs(30, gpus=1), pd.DataFrame([_slot("s1@g@h", "e1", 9000)]))
+    block = _block(
+        [entry("e1", GLIDEIN_GPUs=1)], jobs(30, gpus=1), pd.DataFrame([_slot("s1@g@h", "e1", 9000)])
+    )
     assert _table(block).loc["e1", "SlotsIdle"] == 0
 
 
@@ -173,9 +228,15 @@ def test_fix_downtime_given_as_the_string_true_is_honoured():
 
 def test_fix_classad_attribute_names_are_case_insensitive():
     # the fixture's slots advertise GLIDECLIENT_Name / GLIDEIN_Factory; the original looked for GLIDECLIENT_NAME
-    slots = pd.DataFrame([{**_slot("s@g@h", "e1", 9000, slot_type="Static", state="Claimed", activity="Busy"),
-                           "GLIDECLIENT_Name": "Frontend-master-v1_0.main", "GLIDEIN_Factory": "GlideinFactory-master"}]).drop(
-        columns=["GLIDECLIENT_NAME", "GLIDEIN_FACTORY"])
+    slots = pd.DataFrame(
+        [
+            {
+                **_slot("s@g@h", "e1", 9000, slot_type="Static", state="Claimed", activity="Busy"),
+                "GLIDECLIENT_Name": "Frontend-master-v1_0.main",
+                "GLIDEIN_Factory": "GlideinFactory-master",
+            }
+        ]
+    ).drop(columns=["GLIDECLIENT_NAME", "GLIDEIN_FACTORY"])
     block = _block([entry("e1")], jobs(5), slots)
     assert _table(block).loc["e1", "SlotsTotal"] == 1
     assert _table(block, compat_original=True).loc["e1", "SlotsTotal"] == 0
@@ -194,8 +255,12 @@ def test_per_cycle_caps_per_entry_and_per_group():
 
 
 def test_running_jobs_are_counted_on_the_entry_of_their_slot():
-    slot = {**_slot("slot1@glidein_1@wn1", "e1", 2000, slot_type="Static", state="Claimed", activity="Busy"),
-            "GLIDEIN_ENTRY_NAME": "e1", "GLIDEIN_Factory": "GlideinFactory-master", "GLIDEIN_Schedd": f"schedd@{FACTORY}:9618"}
+    slot = {
+        **_slot("slot1@glidein_1@wn1", "e1", 2000, slot_type="Static", state="Claimed", activity="Busy"),
+        "GLIDEIN_ENTRY_NAME": "e1",
+        "GLIDEIN_Factory": "GlideinFactory-master",
+        "GLIDEIN_Schedd": f"schedd@{FACTORY}:9618",
+    }
     running = jobs(3, status=2).assign(RemoteHost="slot1@glidein_1@wn1")
     block = _block([entry("e1")], pd.concat([jobs(6), running], ignore_index=True), pd.DataFrame([slot]))
     t = _table(block)
@@ -208,6 +273,7 @@ def _with_previous(jobs_seen: int, age: float):
         import time
 
         return ({"jobs": jobs_seen}, time.time() - age) if name == "glidein_request_summary" else None
+
     return previous
 
 

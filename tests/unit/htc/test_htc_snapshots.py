@@ -19,14 +19,23 @@ from hepde.snapshots import (
 )
 
 ADS = [
-    {"Name": "e1@g@f", "GLIDEIN_CPUS": 8, "GLIDEIN_In_Downtime": "False", "Running": 3, "Ratio": 0.5, "Up": True},
+    {
+        "Name": "e1@g@f",
+        "GLIDEIN_CPUS": 8,
+        "GLIDEIN_In_Downtime": "False",
+        "Running": 3,
+        "Ratio": 0.5,
+        "Up": True,
+    },
     {"Name": "e2@g@f", "GLIDEIN_CPUS": "auto", "Running": 4.5, "List": [1, "a"], "Up": False},
 ]
 
 
 def test_ads_round_trip_exactly_with_mixed_types(tmp_path):
     # Given ads with mixed-type attributes (GLIDEIN_CPUS int and "auto") and a missing attribute
-    manifest = write_snapshot(str(tmp_path), "factory_entries", "factory.example.org:9618", ADS, taken_at=1000.0)
+    manifest = write_snapshot(
+        str(tmp_path), "factory_entries", "factory.example.org:9618", ADS, taken_at=1000.0
+    )
     # When the newest snapshot is read back
     snap = read_latest(str(tmp_path), "factory_entries", "factory.example.org:9618", now=1001.0)
     # Then the ads are the same values, the manifest describes them

@@ -26,18 +26,36 @@ def snaps(tmp_path):
 def test_fix_empty_job_queue_when_correction_map_is_absent(snaps):
     # Given the original's test configuration: no correction_map (2.0.6 crashed on None.items() and
     # returned an empty queue every cycle)
-    q = JobQ({"collector_host": "pool.example.org", "schedds": ["schedd1"],
-              "classad_attrs": ["ClusterId", "ProcId", "JobStatus"], "snapshot_location": snaps,
-              "snapshot_max_age": None})
+    q = JobQ(
+        {
+            "collector_host": "pool.example.org",
+            "schedds": ["schedd1"],
+            "classad_attrs": ["ClusterId", "ProcId", "JobStatus"],
+            "snapshot_location": snaps,
+            "snapshot_max_age": None,
+        }
+    )
     jobs = q.acquire()["job_manifests"]
     # Then the jobs are there, with the requested attributes, the schedd and the collector
-    assert len(jobs) == 4 and {"ClusterId", "ProcId", "JobStatus", "ScheddName", "CollectorHost"} <= set(jobs.columns)
-    assert jobs["ScheddName"].unique().tolist() == ["schedd1"] and jobs["CollectorHost"].unique().tolist() == ["pool.example.org"]
+    assert len(jobs) == 4 and {"ClusterId", "ProcId", "JobStatus", "ScheddName", "CollectorHost"} <= set(
+        jobs.columns
+    )
+    assert jobs["ScheddName"].unique().tolist() == ["schedd1"] and jobs[
+        "CollectorHost"
+    ].unique().tolist() == ["pool.example.org"]
 
 
 def test_correction_map_fills_missing_attributes(snaps):
-    q = JobQ({"collector_host": "pool.example.org", "schedds": ["schedd1"], "classad_attrs": ["ClusterId", "Nope"],
-              "correction_map": {"Nope": 0}, "snapshot_location": snaps, "snapshot_max_age": None})
+    q = JobQ(
+        {
+            "collector_host": "pool.example.org",
+            "schedds": ["schedd1"],
+            "classad_attrs": ["ClusterId", "Nope"],
+            "correction_map": {"Nope": 0},
+            "snapshot_location": snaps,
+            "snapshot_max_age": None,
+        }
+    )
     assert q.acquire()["job_manifests"]["Nope"].tolist() == [0, 0, 0, 0]
 
 
@@ -46,8 +64,14 @@ def test_a_failing_schedd_fails_the_source_instead_of_returning_no_jobs(snaps):
     q = JobQ({"schedds": ["schedd1", "schedd2"], "snapshot_location": snaps, "snapshot_max_age": None})
     with pytest.raises(QueryError, match="1 of 2 schedd"):
         q.acquire()
-    partial = JobQ({"schedds": ["schedd1", "schedd2"], "allow_partial": True, "snapshot_location": snaps,
-                    "snapshot_max_age": None})
+    partial = JobQ(
+        {
+            "schedds": ["schedd1", "schedd2"],
+            "allow_partial": True,
+            "snapshot_location": snaps,
+            "snapshot_max_age": None,
+        }
+    )
     assert len(partial.acquire()["job_manifests"]) == 4
 
 
@@ -58,15 +82,21 @@ def test_stale_snapshots_fail_the_source(snaps):
 
 
 def test_slots_source_adds_collector_columns(snaps):
-    s = StartdManifests({"collector_host": "pool.example.org, b2 a1", "snapshot_location": snaps,
-                         "snapshot_max_age": None}).acquire()["startd_manifests"]
+    s = StartdManifests(
+        {"collector_host": "pool.example.org, b2 a1", "snapshot_location": snaps, "snapshot_max_age": None}
+    ).acquire()["startd_manifests"]
     assert len(s) == 2 and s["CollectorHosts"].unique().tolist() == ["pool.example.org,a1,b2"]
     assert s.loc[s["Activity"] == "Busy", "Cpus"].sum() == 1
 
 
 def test_factory_entries_are_indexed_by_type(snaps):
-    fe = FactoryEntries({"factories": [{"collector_host": "factory.example.org", "correction_map": {"GLIDEIN_CPUS": 1}}],
-                         "snapshot_location": snaps, "snapshot_max_age": None}).acquire()["Factory_Entries"]
+    fe = FactoryEntries(
+        {
+            "factories": [{"collector_host": "factory.example.org", "correction_map": {"GLIDEIN_CPUS": 1}}],
+            "snapshot_location": snaps,
+            "snapshot_max_age": None,
+        }
+    ).acquire()["Factory_Entries"]
     assert fe.xs("Grid")["EntryName"].tolist() == ["TEST_SITE_1", "TEST_SITE_2"]
     assert fe.xs("Grid")["GLIDEIN_CPUS"].tolist() == [1, 2]
     assert fe.xs("Grid")["CollectorHost"].unique().tolist() == ["factory.example.org"]
@@ -77,18 +107,32 @@ def test_fix_factory_global_returning_nothing_does_not_take_the_channel_down(sna
     out = FactoryGlobalManifests({"factories": [], "snapshot_location": snaps})
     assert isinstance(out.acquire()["factoryglobal_manifests"], pd.DataFrame)
     # every factory failing: the source raises; the runtime records it and keeps the last good ads while fresh
-    bad = FactoryGlobalManifests({"factories": [{"collector_host": "nowhere"}], "snapshot_location": snaps,
-                                  "max_retries": 2, "retry_interval": 0})
+    bad = FactoryGlobalManifests(
+        {
+            "factories": [{"collector_host": "nowhere"}],
+            "snapshot_location": snaps,
+            "max_retries": 2,
+            "retry_interval": 0,
+        }
+    )
     with pytest.raises(QueryError, match="no factory collector could be queried"):
         bad.acquire()
-    good = FactoryGlobalManifests({"factories": [{"collector_host": "factory.example.org"}, {"collector_host": "nowhere"}],
-                                   "snapshot_location": snaps, "snapshot_max_age": None})
-    assert good.acquire()["factoryglobal_manifests"]["PubKeyID"].tolist() == ["cd110c774f97d0259f8476600b161fb3"]
+    good = FactoryGlobalManifests(
+        {
+            "factories": [{"collector_host": "factory.example.org"}, {"collector_host": "nowhere"}],
+            "snapshot_location": snaps,
+            "snapshot_max_age": None,
+        }
+    )
+    assert good.acquire()["factoryglobal_manifests"]["PubKeyID"].tolist() == [
+        "cd110c774f97d0259f8476600b161fb3"
+    ]
 
 
 def test_factory_client_source(snaps):
-    out = FactoryClientManifests({"collector_host": "factory.example.org", "snapshot_location": snaps,
-                                  "snapshot_max_age": None}).acquire()["factoryclient_manifests"]
+    out = FactoryClientManifests(
+        {"collector_host": "factory.example.org", "snapshot_location": snaps, "snapshot_max_age": None}
+    ).acquire()["factoryclient_manifests"]
     assert len(out) == 2
 
 

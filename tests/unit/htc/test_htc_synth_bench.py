@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hepde.bench.htc import run_ours, write_input
-from hepde.cli.main import main
 from hepde.snapshots import read_latest
-from hepde.synth.workload import generate
+from hepde_tools.bench.htc import run_ours, write_input
+from hepde_tools.cli.main import main
+from hepde_tools.synth.workload import generate
 
 
 def test_the_generator_is_deterministic_and_has_the_requested_shape():
@@ -29,8 +29,13 @@ def test_the_generator_is_deterministic_and_has_the_requested_shape():
 def test_the_benchmark_runs_every_stage_on_a_small_input(tmp_path):
     directory = write_input(generate(3000, 2000, 60, seed=3), tmp_path)
     result = run_ours(directory)
-    assert set(result["times"]) == {"JobClustering", "GridFigureOfMerit", "GlideinRequestManifests", "LogicEngine",
-                                    "Publish preparation"}
+    assert set(result["times"]) == {
+        "JobClustering",
+        "GridFigureOfMerit",
+        "GlideinRequestManifests",
+        "LogicEngine",
+        "Publish preparation",
+    }
     assert result["ads"] > 0 and result["summary"]["jobs"] == 3000
     assert pd.read_csv(directory / "ours_requests.csv")["ReqMaxGlideins"].sum() > 0
 
@@ -50,6 +55,8 @@ def test_de_synth_rejects_nonsense_sizes(capsys):
 
 @pytest.mark.slow
 def test_de_bench_htc_prints_stage_times_and_memory(capsys):
-    assert main(["bench", "htc", "--jobs", "3000", "--slots", "2000", "--entries", "60", "--no-original"]) == 0
+    assert (
+        main(["bench", "htc", "--jobs", "3000", "--slots", "2000", "--entries", "60", "--no-original"]) == 0
+    )
     out = capsys.readouterr().out
     assert "GlideinRequestManifests" in out and "peak RSS" in out and "original 2.0.6: not measured" in out

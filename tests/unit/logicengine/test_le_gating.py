@@ -10,13 +10,18 @@ from hepde.logicengine.gating import allowed_types, gate_fact_name
 
 def test_a_type_is_allowed_only_by_a_true_allow_fact_produced_by_a_rule():
     # Given the production template's rules: only allow_grid_requests is produced
-    le = LogicEngine({
-        "facts": {"publish_requests": "(True)", "allow_grid": "(True)", "allow_aws": "(True)"},
-        "rules": {
-            "publish_glidein_requests": {"expression": "(publish_requests)", "actions": ["glideclient_manifests"]},
-            "publish_grid_requests": {"expression": "(allow_grid)", "facts": ["allow_grid_requests"]},
-        },
-    })
+    le = LogicEngine(
+        {
+            "facts": {"publish_requests": "(True)", "allow_grid": "(True)", "allow_aws": "(True)"},
+            "rules": {
+                "publish_glidein_requests": {
+                    "expression": "(publish_requests)",
+                    "actions": ["glideclient_manifests"],
+                },
+                "publish_grid_requests": {"expression": "(allow_grid)", "facts": ["allow_grid_requests"]},
+            },
+        }
+    )
     _, facts = le.evaluate({})
     # When a publisher asks which entry types it may request for
     allowed = allowed_types({"de_logicengine_facts": facts}, ["Grid", "AWS", "GCE", "LCF"])

@@ -7,12 +7,19 @@ import json
 import pandas as pd
 import pytest
 
-from hepde.modules.publishers.metrics import ProductMetrics
+from hepde.modules.generic.metrics import ProductMetrics
 
 
 def test_one_emf_line_per_dimension_combination_with_the_channel_dimension(capsys):
-    pub = ProductMetrics({"product": "req", "metric": "PilotsRequested", "value_column": "n",
-                          "dimension_columns": ["provider"]}, channel_name="htc")
+    pub = ProductMetrics(
+        {
+            "product": "req",
+            "metric": "PilotsRequested",
+            "value_column": "n",
+            "dimension_columns": ["provider"],
+        },
+        channel_name="htc",
+    )
     frame = pd.DataFrame({"provider": ["Grid", "AWS", "Grid"], "n": [3, 4, 5]})
     result = pub.publish({"req": frame})
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
@@ -23,16 +30,25 @@ def test_one_emf_line_per_dimension_combination_with_the_channel_dimension(capsy
 
 
 def test_fixed_dimensions_and_a_single_value(capsys):
-    pub = ProductMetrics({"product": "AWS_Burn_Rate", "metric": "BurnRate", "value_column": "BurnRate",
-                          "dimensions": {"provider": "AWS"}, "aggregate": "last"}, channel_name="c")
+    pub = ProductMetrics(
+        {
+            "product": "AWS_Burn_Rate",
+            "metric": "BurnRate",
+            "value_column": "BurnRate",
+            "dimensions": {"provider": "AWS"},
+            "aggregate": "last",
+        },
+        channel_name="c",
+    )
     pub.publish({"AWS_Burn_Rate": pd.DataFrame({"BurnRate": [0.7455]})})
     (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert line["provider"] == "AWS" and line["BurnRate"] == 0.7455
 
 
 def test_too_many_series_is_refused_before_anything_is_printed(capsys):
-    pub = ProductMetrics({"product": "p", "metric": "M", "value_column": "v", "dimension_columns": ["e"],
-                          "max_series": 2})
+    pub = ProductMetrics(
+        {"product": "p", "metric": "M", "value_column": "v", "dimension_columns": ["e"], "max_series": 2}
+    )
     with pytest.raises(ValueError, match="exceed max_series=2"):
         pub.publish({"p": pd.DataFrame({"e": ["a", "b", "c"], "v": [1, 2, 3]})})
     assert capsys.readouterr().out == ""

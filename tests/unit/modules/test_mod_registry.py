@@ -7,7 +7,7 @@ import pytest
 from hepde.errors import ModuleResolutionError
 from hepde.logicengine.engine import LogicEngine
 from hepde.modules.registry import resolve
-from hepde.modules.testing import SourceNOP
+from hepde.modules.testing.framework import SourceNOP
 
 
 def test_original_path_resolves_to_the_reimplementation():
@@ -33,7 +33,7 @@ def test_an_original_module_not_reimplemented_yet_says_so(monkeypatch):
 
 
 def test_a_third_party_module_resolves_by_import_path_and_class_inference():
-    cls = resolve("hepde.modules.sources.table_file", "source")
+    cls = resolve("hepde.modules.generic.table_file", "source")
     assert cls.__name__ == "TableFileSource"
 
 
@@ -44,4 +44,4 @@ def test_a_module_path_that_does_not_import_names_it():
 
 def test_a_module_with_several_candidates_asks_for_a_name():
     with pytest.raises(ModuleResolutionError, match="Found more than one decision-engine 'Transform'"):
-        resolve("hepde.modules.transforms.pilot_demand", "transform")
+        resolve("hepde.modules.example.transforms", "transform")

@@ -14,13 +14,26 @@ from hepde.runtime.channel import prepare
 def definition(tmp_path):
     mods = "de_test_modules"
     cfg = {
-        "sources": {"counter_source": {"module": mods, "name": "CounterFileSource", "parameters": {"path": "x"}}},
-        "transforms": {"doubler": {"module": mods, "name": "Doubler", "parameters": {}},
-                       "broken": {"module": mods, "name": "FailingTransform", "parameters": {}}},
-        "publishers": {"a": {"module": mods, "name": "RecordingPublisher", "parameters": {"path": "p"}},
-                       "b": {"module": mods, "name": "RecordingPublisher", "parameters": {"path": "p"}}},
-        "logicengines": {"le": {"module": "decisionengine.framework.logicengine.LogicEngine", "parameters": {
-            "facts": {"t": "True"}, "rules": {"r1": {"expression": "t", "actions": ["b"], "false_actions": ["a"]}}}}},
+        "sources": {
+            "counter_source": {"module": mods, "name": "CounterFileSource", "parameters": {"path": "x"}}
+        },
+        "transforms": {
+            "doubler": {"module": mods, "name": "Doubler", "parameters": {}},
+            "broken": {"module": mods, "name": "FailingTransform", "parameters": {}},
+        },
+        "publishers": {
+            "a": {"module": mods, "name": "RecordingPublisher", "parameters": {"path": "p"}},
+            "b": {"module": mods, "name": "RecordingPublisher", "parameters": {"path": "p"}},
+        },
+        "logicengines": {
+            "le": {
+                "module": "decisionengine.framework.logicengine.LogicEngine",
+                "parameters": {
+                    "facts": {"t": "True"},
+                    "rules": {"r1": {"expression": "t", "actions": ["b"], "false_actions": ["a"]}},
+                },
+            }
+        },
     }
     path = tmp_path / "two.json"
     path.write_text(json.dumps(cfg))
@@ -47,8 +60,15 @@ def test_module_failures_are_caught_into_named_fail_states(definition):
     # a transform's HoldCycleError holds the cycle; anything else (States.ALL, always last) fails it
     assert [c["Next"] for c in s["Transforms level 1"]["Catch"]] == ["HoldCycleByTransform", "RecordFailure"]
     assert s["Transforms level 1"]["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
-    assert {c["StringEquals"] for c in s["WhichFailure?"]["Choices"]} >= {"TransformFailedError", "PublisherFailedError"}
-    assert s["TransformFailed"] == {"Type": "Fail", "Error": "TransformFailedError", "CausePath": "$.error.Cause"}
+    assert {c["StringEquals"] for c in s["WhichFailure?"]["Choices"]} >= {
+        "TransformFailedError",
+        "PublisherFailedError",
+    }
+    assert s["TransformFailed"] == {
+        "Type": "Fail",
+        "Error": "TransformFailedError",
+        "CausePath": "$.error.Cause",
+    }
 
 
 def test_only_transient_errors_are_retried(definition):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hepde.cli.run_cmd import DeployedAWS
+from hepde_tools.cli.run_cmd import DeployedAWS
 
 
 class FakeSfn:

@@ -16,7 +16,11 @@ from hepde.runtime import stages
 
 @pytest.fixture
 def store(monkeypatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(k, v)
     with mock_aws():
         import boto3
@@ -32,22 +36,33 @@ def _source(tmp_path, *, schedule=60, lifetime=None) -> dict:
     path = tmp_path / "c.json"
     if not path.exists():
         path.write_text(json.dumps({"value": 3}))
-    return ModuleEntry(key="counter_source", kind="source", module="de_test_modules", name="CounterFileSource",
-                       parameters={"path": str(path)}, schedule=schedule, lifetime=lifetime).to_json()
+    return ModuleEntry(
+        key="counter_source",
+        kind="source",
+        module="de_test_modules",
+        name="CounterFileSource",
+        parameters={"path": str(path)},
+        schedule=schedule,
+        lifetime=lifetime,
+    ).to_json()
 
 
 def test_begin_allocates_generations_and_refuses_a_second_concurrent_cycle(store):
     first = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e1"))
     with pytest.raises(CycleInProgressError, match="execution e1"):
         stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e2"))
-    stages.finish_cycle(store, stages.FinishRequest(channel="c", execution_id="e1", generation=1, status="SUCCEEDED"))
+    stages.finish_cycle(
+        store, stages.FinishRequest(channel="c", execution_id="e1", generation=1, status="SUCCEEDED")
+    )
     second = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e2"))
     assert (first["generation"], second["generation"]) == (1, 2)
 
 
 def test_finish_by_a_non_holder_does_not_release_the_lease(store):
     stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e1"))
-    stages.finish_cycle(store, stages.FinishRequest(channel="c", execution_id="intruder", generation=1, status="FAILED"))
+    stages.finish_cycle(
+        store, stages.FinishRequest(channel="c", execution_id="intruder", generation=1, status="FAILED")
+    )
     with pytest.raises(CycleInProgressError):
         stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e3"))
 
@@ -84,11 +99,15 @@ def test_snapshot_pins_fresh_products_and_holds_on_expired_ones(store, tmp_path)
     entry = _source(tmp_path, schedule=10, lifetime=100)
     stages.acquire_source(store, stages.SourceRequest(channel="c", entry=entry), now=1000.0)
     stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e1"), now=1050.0)
-    fresh = stages.snapshot(store, stages.SnapshotRequest(channel="c", generation=1, sources=[entry]), now=1050.0)
+    fresh = stages.snapshot(
+        store, stages.SnapshotRequest(channel="c", generation=1, sources=[entry]), now=1050.0
+    )
     assert fresh == {"hold": False, "stale": []}
     record = store.get_record(channel_namespace("c"), stages.CYCLE, stages.gen_id(1))
     assert record["snapshot"] == {"counter": ["source:counter_source", 1, "counter"]}
-    held = stages.snapshot(store, stages.SnapshotRequest(channel="c", generation=1, sources=[entry]), now=1101.0)
+    held = stages.snapshot(
+        store, stages.SnapshotRequest(channel="c", generation=1, sources=[entry]), now=1101.0
+    )
     assert held["hold"] is True and held["stale"][0]["product"] == "counter"
 
 

@@ -62,7 +62,13 @@ RESULT_RECORD = "bridge_result"  # written by the bridge: what happened
 #: unreachable after it had tried the effect — a submit's jobs may exist; the next snapshot taken
 #: after the result tells (their key is stamped on them)
 DONE, ALREADY_DONE, FAILED, EXPIRED, DEAD_LETTERED, UNKNOWN = (
-    "done", "already_done", "failed", "expired", "dead_lettered", "unknown")
+    "done",
+    "already_done",
+    "failed",
+    "expired",
+    "dead_lettered",
+    "unknown",
+)
 RESULT_STATUSES = (DONE, ALREADY_DONE, FAILED, EXPIRED, DEAD_LETTERED, UNKNOWN)
 #: statuses after which the effect certainly does not exist
 NO_EFFECT = (FAILED, EXPIRED, DEAD_LETTERED)
@@ -88,7 +94,9 @@ def chunk_ads(ads: list[dict[str, Any]], max_bytes: int = ACTION_ADS_MAX_BYTES) 
     for ad in ads:
         n = len(json.dumps(ad, separators=(",", ":"), default=str).encode()) + 1
         if n > max_bytes:
-            raise ValueError(f"ad {ad.get('Name')!r} alone is {n} bytes, more than one message may carry ({max_bytes})")
+            raise ValueError(
+                f"ad {ad.get('Name')!r} alone is {n} bytes, more than one message may carry ({max_bytes})"
+            )
         if current and size + n > max_bytes:
             chunks.append(current)
             current, size = [], 0

@@ -104,7 +104,7 @@ def alarm_topic(stack: str = "hepde") -> str:
     return f"{stack}-alarms"[:256]
 
 
-# -- the operations REST API (``hepde.ops.rest``, deployed by ``hepde.deploy.api_part``) ------------
+# -- the operations REST API (``hepde.ops.rest``, deployed by ``hepde_tools.deploy.api_part``) ------------
 def rest_api_name(stack: str = "hepde") -> str:
     """The API Gateway REST API of the operations API (its function is ``function_name("api")``)."""
     return f"{stack}-operations-api"

@@ -186,11 +186,15 @@ def ads_to_table(ads: Iterable[Mapping[str, Any]]) -> tuple[pa.Table, list[str]]
         clean = [None if _is_null(v) else v for v in values]
         if kind == "json":
             json_columns.append(name)
-            arrays.append(pa.array([None if v is None else json.dumps(v, allow_nan=True) for v in clean], pa.string()))
+            arrays.append(
+                pa.array([None if v is None else json.dumps(v, allow_nan=True) for v in clean], pa.string())
+            )
         elif kind == "float64":
             arrays.append(pa.array([None if v is None else float(v) for v in clean], pa.float64()))
         else:
-            arrays.append(pa.array(clean, {"bool": pa.bool_(), "int64": pa.int64(), "string": pa.string()}[kind]))
+            arrays.append(
+                pa.array(clean, {"bool": pa.bool_(), "int64": pa.int64(), "string": pa.string()}[kind])
+            )
     return pa.Table.from_arrays(arrays, names=names), json_columns
 
 
@@ -214,7 +218,9 @@ class SnapshotStore:
 
     def __init__(self, root: str, s3_client: Any = None) -> None:
         if not root:
-            raise SnapshotError("a snapshot location is required (s3://bucket/prefix, a directory or package://)")
+            raise SnapshotError(
+                "a snapshot location is required (s3://bucket/prefix, a directory or package://)"
+            )
         self.root = root.rstrip("/")
         self._s3 = s3_client
 
@@ -249,7 +255,7 @@ class SnapshotStore:
             if self.root.startswith("package://"):
                 from importlib import resources
 
-                package, _, base = self.root[len("package://"):].partition("/")
+                package, _, base = self.root[len("package://") :].partition("/")
                 node = resources.files(package).joinpath(f"{base}/{rel}" if base else rel)
                 return node.read_bytes() if node.is_file() else None
             path = Path(self.root) / rel
@@ -257,7 +263,9 @@ class SnapshotStore:
         except SnapshotError:
             raise
         except Exception as exc:
-            raise SnapshotError(f"cannot read snapshot object '{self.root}/{rel}': {type(exc).__name__}: {exc}") from exc
+            raise SnapshotError(
+                f"cannot read snapshot object '{self.root}/{rel}': {type(exc).__name__}: {exc}"
+            ) from exc
 
     def write(self, rel: str, data: bytes, content_type: str) -> None:
         try:
@@ -275,7 +283,9 @@ class SnapshotStore:
         except SnapshotError:
             raise
         except Exception as exc:
-            raise SnapshotError(f"cannot write snapshot object '{self.root}/{rel}': {type(exc).__name__}: {exc}") from exc
+            raise SnapshotError(
+                f"cannot write snapshot object '{self.root}/{rel}': {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 def _manifest_from(data: bytes, where: str) -> Manifest:
@@ -321,9 +331,16 @@ def write_snapshot(
     stem = f"{stamp}-{uuid.uuid4().hex[:8]}"
     base = f"{kind}/{origin_slug(origin)}"
     manifest = Manifest(
-        kind=kind, origin=origin, taken_at=taken_at, rows=table.num_rows, columns=table.column_names,
-        json_columns=json_columns, data=f"{stem}.parquet", sha256=hashlib.sha256(data).hexdigest(),
-        producer=producer, query=dict(query or {}),
+        kind=kind,
+        origin=origin,
+        taken_at=taken_at,
+        rows=table.num_rows,
+        columns=table.column_names,
+        json_columns=json_columns,
+        data=f"{stem}.parquet",
+        sha256=hashlib.sha256(data).hexdigest(),
+        producer=producer,
+        query=dict(query or {}),
     )
     text = manifest.model_dump_json(indent=1).encode()
     store.write(f"{base}/{stem}.parquet", data, "application/vnd.apache.parquet")

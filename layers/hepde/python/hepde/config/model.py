@@ -19,7 +19,12 @@ TOP_LEVEL_KEYS = frozenset(
 )
 #: keys a module entry may have (``lifetime`` only for sources: seconds a product stays fresh)
 ENTRY_KEYS = frozenset({"module", "name", "parameters", "schedule", "lifetime"})
-SECTIONS = {"sources": "source", "transforms": "transform", "logicengines": "logicengine", "publishers": "publisher"}
+SECTIONS = {
+    "sources": "source",
+    "transforms": "transform",
+    "logicengines": "logicengine",
+    "publishers": "publisher",
+}
 
 
 def canonical_json(value: Any) -> str:

@@ -35,7 +35,9 @@ class Header:
     @classmethod
     def new(cls, creator: str, lifetime: float, now: float | None = None) -> Header:
         now = time.time() if now is None else now
-        return cls(creator=creator, create_time=now, expiration_time=now + lifetime, scheduled_create_time=now)
+        return cls(
+            creator=creator, create_time=now, expiration_time=now + lifetime, scheduled_create_time=now
+        )
 
     def is_expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expiration_time
@@ -134,7 +136,9 @@ class DataBlockStore(Protocol):
         """Records of one kind in a namespace, ordered by ``ident`` (string order)."""
         ...
 
-    def acquire_lease(self, name: str, owner: str, seconds: float, now: float | None = None) -> dict[str, Any] | None:
+    def acquire_lease(
+        self, name: str, owner: str, seconds: float, now: float | None = None
+    ) -> dict[str, Any] | None:
         """Take lease ``name`` for ``owner`` if free or expired (conditional write).
 
         Returns None on success; otherwise the current holder's record (``owner``, ``expires_at``).

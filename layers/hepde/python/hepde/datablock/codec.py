@@ -231,8 +231,12 @@ def _encode_small_frame(frame: pd.DataFrame) -> bytes | None:
     if frame.index.start != 0 or frame.index.step != 1 or frame.index.name is not None:
         return None
     labels = list(frame.columns)
-    if not labels or frame.columns.name is not None or not isinstance(frame.columns, pd.Index) \
-            or isinstance(frame.columns, pd.MultiIndex):
+    if (
+        not labels
+        or frame.columns.name is not None
+        or not isinstance(frame.columns, pd.Index)
+        or isinstance(frame.columns, pd.MultiIndex)
+    ):
         return None
     if not all(type(c) is str for c in labels) or len(set(labels)) != len(labels):
         return None

@@ -29,12 +29,12 @@ KIND_BASES: dict[str, type[Module]] = {
 }
 
 _ORIG_TESTS = "decisionengine.framework.tests"
-_OUR_TESTS = "hepde.modules.testing"
+_OUR_TESTS = "hepde.modules.testing.framework"
 
 #: original module path -> this project's module path (optionally ``:DefaultClass``)
 ALIASES: dict[str, str] = {
     "decisionengine.framework.logicengine.LogicEngine": "hepde.logicengine.engine:LogicEngine",
-    "decisionengine.framework.modules.EmptySource": "hepde.modules.empty_source:EmptySource",
+    "decisionengine.framework.modules.EmptySource": "hepde.modules.generic.empty_source:EmptySource",
     # the original's framework test modules, so its test channel configs run unchanged
     **{
         f"{_ORIG_TESTS}.{cls}": f"{_OUR_TESTS}:{cls}"
@@ -154,10 +154,15 @@ def resolve(module_path: str, kind: str, class_name: str | None = None) -> type[
     found = [
         obj
         for obj in vars(mod).values()
-        if inspect.isclass(obj) and issubclass(obj, base) and obj.__module__ == mod.__name__ and obj is not base
+        if inspect.isclass(obj)
+        and issubclass(obj, base)
+        and obj.__module__ == mod.__name__
+        and obj is not base
     ]
     if not found:
-        raise ModuleResolutionError(f"Could not find a decision-engine '{base.__name__}' in the module '{module_path}'")
+        raise ModuleResolutionError(
+            f"Could not find a decision-engine '{base.__name__}' in the module '{module_path}'"
+        )
     if len(found) > 1:
         names = ", ".join(sorted(c.__name__ for c in found))
         raise ModuleResolutionError(

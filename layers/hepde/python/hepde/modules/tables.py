@@ -27,7 +27,9 @@ def _ext(location: str) -> str:
     for ext in TABLE_EXTENSIONS:
         if location.lower().endswith(ext):
             return ext
-    raise LocationError(f"'{location}': unsupported table format; expected one of {', '.join(TABLE_EXTENSIONS)}")
+    raise LocationError(
+        f"'{location}': unsupported table format; expected one of {', '.join(TABLE_EXTENSIONS)}"
+    )
 
 
 def read_bytes(location: str, s3_client: Any = None) -> bytes:
@@ -40,7 +42,7 @@ def read_bytes(location: str, s3_client: Any = None) -> bytes:
                 s3_client = boto3.client("s3")
             return s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
         if location.startswith("package://"):
-            package, _, rel = location[len("package://"):].partition("/")
+            package, _, rel = location[len("package://") :].partition("/")
             return resources.files(package).joinpath(rel).read_bytes()
         return Path(location).read_bytes()
     except DEError:
@@ -49,7 +51,9 @@ def read_bytes(location: str, s3_client: Any = None) -> bytes:
         raise LocationError(f"cannot read '{location}': {type(exc).__name__}: {exc}") from exc
 
 
-def write_bytes(location: str, data: bytes, s3_client: Any = None, content_type: str = "application/octet-stream") -> None:
+def write_bytes(
+    location: str, data: bytes, s3_client: Any = None, content_type: str = "application/octet-stream"
+) -> None:
     try:
         if location.startswith("s3://"):
             bucket, _, key = location[5:].partition("/")

@@ -7,6 +7,6 @@ their boto3 clients in their constructors — so tests pass moto / embedded-clou
 here reads the environment.
 
 Modules: :mod:`~hepde.ops.status`, :mod:`~hepde.ops.products`, :mod:`~hepde.ops.history`,
-:mod:`~hepde.ops.logs`, :mod:`~hepde.ops.control`, :mod:`~hepde.ops.replay`; results are JSON-able
+:mod:`~hepde.ops.logs`, :mod:`~hepde.ops.control`, :mod:`~hepde_tools.replay`; results are JSON-able
 dicts (the API returns them as they are; the CLI renders them).
 """

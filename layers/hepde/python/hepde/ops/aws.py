@@ -31,14 +31,25 @@ def aws_error(exc: BaseException, action: str) -> DEError:
             "(AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ...) and AWS_REGION, or set AWS_ENDPOINT_URL "
             "for a local cloud"
         )
-    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"):
+    if name in (
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+    ):
         return AWSAccessError(f"{action}: cannot reach AWS ({exc})")
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and "Error" in response:
         err = response["Error"]
         code = err.get("Code", name)
-        if code in ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException",
-                    "AccessDeniedException", "AccessDenied", "InvalidSignatureException"):
+        if code in (
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "ExpiredTokenException",
+            "AccessDeniedException",
+            "AccessDenied",
+            "InvalidSignatureException",
+        ):
             return AWSAccessError(f"{action}: AWS refused the request ({code}: {err.get('Message', '')})")
         return AWSAccessError(f"{action}: {code}: {err.get('Message', '')}")
     if name == "ParamValidationError":
@@ -88,8 +99,14 @@ class Schedules:
     (``events:ListRules`` takes no resource, so a least-privilege role cannot have it).
     """
 
-    def __init__(self, events_client: Any, stack: str = "hepde", *, channels: list[str] | None = None,
-                 sources: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        events_client: Any,
+        stack: str = "hepde",
+        *,
+        channels: list[str] | None = None,
+        sources: list[str] | None = None,
+    ) -> None:
         self.events = events_client
         self.stack = stack
         self.known_channels = channels
@@ -127,15 +144,23 @@ class Schedules:
         if self.known_sources is not None:
             return {naming.safe(k): s for k in self.known_sources if (s := self.source(k)) is not None}
         prefix = f"{self.stack}-source-"
-        return {r["Name"][len(prefix):]: Schedule(r["Name"], r.get("State") == "ENABLED", r.get("ScheduleExpression"))
-                for r in self._rules(prefix)}
+        return {
+            r["Name"][len(prefix) :]: Schedule(
+                r["Name"], r.get("State") == "ENABLED", r.get("ScheduleExpression")
+            )
+            for r in self._rules(prefix)
+        }
 
     def channel_rules(self) -> dict[str, Schedule]:
         if self.known_channels is not None:
             return {naming.safe(c): s for c in self.known_channels if (s := self.channel(c)) is not None}
         prefix = f"{self.stack}-cycle-"
-        return {r["Name"][len(prefix):]: Schedule(r["Name"], r.get("State") == "ENABLED", r.get("ScheduleExpression"))
-                for r in self._rules(prefix)}
+        return {
+            r["Name"][len(prefix) :]: Schedule(
+                r["Name"], r.get("State") == "ENABLED", r.get("ScheduleExpression")
+            )
+            for r in self._rules(prefix)
+        }
 
     def set_enabled(self, channel: str, enabled: bool) -> Schedule:
         rule = naming.channel_schedule_rule(channel, self.stack)
@@ -158,7 +183,9 @@ class Executions:
     ``states:ListStateMachines`` (no resource-level permission) is not needed.
     """
 
-    def __init__(self, sfn_client: Any, stack: str = "hepde", *, machines: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, sfn_client: Any, stack: str = "hepde", *, machines: dict[str, str] | None = None
+    ) -> None:
         self.sfn = sfn_client
         self.stack = stack
         self.known = machines
@@ -175,7 +202,7 @@ class Executions:
                 for page in self.sfn.get_paginator("list_state_machines").paginate():
                     for sm in page["stateMachines"]:
                         if sm["name"].startswith(prefix):
-                            found[sm["name"][len(prefix):]] = sm["stateMachineArn"]
+                            found[sm["name"][len(prefix) :]] = sm["stateMachineArn"]
             self._machines = found
         return self._machines
 
@@ -196,15 +223,27 @@ class Executions:
         arn = self.arn(channel)
         name = f"run-now-{uuid.uuid4().hex[:12]}"
         with guard(f"starting a cycle of channel {channel}"):
-            out = self.sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"trigger": trigger}))
-        return {"channel": channel, "execution_arn": out["executionArn"], "name": name,
-                "started_at": _epoch(out.get("startDate"))}
+            out = self.sfn.start_execution(
+                stateMachineArn=arn, name=name, input=json.dumps({"trigger": trigger})
+            )
+        return {
+            "channel": channel,
+            "execution_arn": out["executionArn"],
+            "name": name,
+            "started_at": _epoch(out.get("startDate")),
+        }
 
     def describe(self, execution_arn: str) -> dict[str, Any]:
         with guard(f"describing execution {execution_arn}"):
             d = self.sfn.describe_execution(executionArn=execution_arn)
-        return {"execution_arn": execution_arn, "status": d["status"], "started_at": _epoch(d.get("startDate")),
-                "stopped_at": _epoch(d.get("stopDate")), "error": d.get("error"), "cause": d.get("cause")}
+        return {
+            "execution_arn": execution_arn,
+            "status": d["status"],
+            "started_at": _epoch(d.get("startDate")),
+            "stopped_at": _epoch(d.get("stopDate")),
+            "error": d.get("error"),
+            "cause": d.get("cause"),
+        }
 
 
 def _epoch(value: Any) -> float | None:
@@ -227,10 +266,19 @@ class LogReader:
         self.stack = stack
 
     def groups(self, channel: str) -> list[str]:
-        return [naming.log_group(s, self.stack) for s in STAGES] + [naming.state_machine_log_group(channel, self.stack)]
+        return [naming.log_group(s, self.stack) for s in STAGES] + [
+            naming.state_machine_log_group(channel, self.stack)
+        ]
 
-    def events(self, groups: list[str], pattern: str, start_ms: int, end_ms: int,
-               limit: int = 10000, streams: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    def events(
+        self,
+        groups: list[str],
+        pattern: str,
+        start_ms: int,
+        end_ms: int,
+        limit: int = 10000,
+        streams: list[str] | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(group, event)`` for every event matching ``pattern`` (``""``: all) in each existing group."""
         for group in groups:
             token = None

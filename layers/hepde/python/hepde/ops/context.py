@@ -20,19 +20,38 @@ class OpsContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_clients(cls, store: DataBlockStore, *, events: Any, sfn: Any, logs: Any, stack: str = "hepde",
-                     machines: dict[str, str] | None = None, sources: list[str] | None = None) -> OpsContext:
+    def from_clients(
+        cls,
+        store: DataBlockStore,
+        *,
+        events: Any,
+        sfn: Any,
+        logs: Any,
+        stack: str = "hepde",
+        machines: dict[str, str] | None = None,
+        sources: list[str] | None = None,
+    ) -> OpsContext:
         """``machines`` (channel -> state machine ARN) and ``sources`` (scheduled source keys): the
         deployment's inventory when known, so nothing has to be listed (see :class:`Schedules`)."""
         channels = sorted(machines) if machines is not None else None
-        return cls(store, Schedules(events, stack, channels=channels, sources=sources),
-                   Executions(sfn, stack, machines=machines), LogReader(logs, stack), stack)
+        return cls(
+            store,
+            Schedules(events, stack, channels=channels, sources=sources),
+            Executions(sfn, stack, machines=machines),
+            LogReader(logs, stack),
+            stack,
+        )
 
     @classmethod
     def for_embedded(cls, cloud: Any, stack: str = "hepde") -> OpsContext:
-        """The context of an :class:`~hepde.local.embedded.EmbeddedAWS` (tests, ``de replay``)."""
-        return cls.from_clients(cloud.store(), events=cloud.client("events"), sfn=cloud.client("stepfunctions"),
-                                logs=cloud.client("logs"), stack=stack)
+        """The context of an :class:`~hepde_tools.local.embedded.EmbeddedAWS` (tests, ``de replay``)."""
+        return cls.from_clients(
+            cloud.store(),
+            events=cloud.client("events"),
+            sfn=cloud.client("stepfunctions"),
+            logs=cloud.client("logs"),
+            stack=stack,
+        )
 
     @classmethod
     def from_environment(cls, stack: str = "hepde") -> OpsContext:
@@ -53,7 +72,9 @@ class OpsContext:
         session = boto3.Session()
         region = session.region_name or os.environ.get("AWS_REGION")
         if not region:
-            raise AWSAccessError("no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
+            raise AWSAccessError(
+                "no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)"
+            )
         if session.get_credentials() is None:
             raise AWSAccessError(
                 "no AWS credentials found: configure the standard AWS credential chain (AWS_PROFILE, "
@@ -72,8 +93,21 @@ class OpsContext:
             except AWSAccessError:
                 pass  # no stack outputs readable: the conventional name
         host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
-        store = DynamoDataBlockStore(os.environ.get("DE_TABLE_NAME") or table_name(stack), bucket, region=region, host=host)
+        store = DynamoDataBlockStore(
+            os.environ.get("DE_TABLE_NAME") or table_name(stack), bucket, region=region, host=host
+        )
         machines = json.loads(os.environ["DE_CHANNELS"]) if os.environ.get("DE_CHANNELS") else None
-        sources = [k for k in os.environ.get("DE_SOURCES", "").split(",") if k] if "DE_SOURCES" in os.environ else None
-        return cls.from_clients(store, events=session.client("events"), sfn=session.client("stepfunctions"),
-                                logs=session.client("logs"), stack=stack, machines=machines, sources=sources)
+        sources = (
+            [k for k in os.environ.get("DE_SOURCES", "").split(",") if k]
+            if "DE_SOURCES" in os.environ
+            else None
+        )
+        return cls.from_clients(
+            store,
+            events=session.client("events"),
+            sfn=session.client("stepfunctions"),
+            logs=session.client("logs"),
+            stack=stack,
+            machines=machines,
+            sources=sources,
+        )

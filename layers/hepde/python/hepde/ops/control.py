@@ -18,7 +18,12 @@ def stop(ctx: OpsContext, channel: str) -> dict[str, Any]:
     """Disable the channel's schedule.  A cycle already running finishes; none starts on schedule."""
     ctx.executions.arn(channel)
     schedule = ctx.schedules.set_enabled(channel, False)
-    return {"channel": channel, "action": "stop", "schedule": schedule.to_json(), "running": running(ctx, channel)}
+    return {
+        "channel": channel,
+        "action": "stop",
+        "schedule": schedule.to_json(),
+        "running": running(ctx, channel),
+    }
 
 
 def running(ctx: OpsContext, channel: str, now: float | None = None) -> list[dict[str, Any]]:
@@ -45,8 +50,14 @@ def run_now(ctx: OpsContext, channel: str, trigger: str = "de channel run-now") 
 FINAL = ("SUCCEEDED", "FAILED", "HELD")
 
 
-def wait(ctx: OpsContext, channel: str, execution_arn: str, timeout: float = 900.0, poll: float = 1.0,
-         progress: Any = None) -> dict[str, Any]:
+def wait(
+    ctx: OpsContext,
+    channel: str,
+    execution_arn: str,
+    timeout: float = 900.0,
+    poll: float = 1.0,
+    progress: Any = None,
+) -> dict[str, Any]:
     """Wait for a cycle started by :func:`run_now` to finish; ``progress(elapsed_seconds)`` each poll.
 
     The channel's cycle record (found by the execution's name) says when the cycle finished, for Standard
@@ -64,8 +75,14 @@ def wait(ctx: OpsContext, channel: str, execution_arn: str, timeout: float = 900
     describable = True
     started = time.time()
     while True:
-        record = next((r for r in cycle_records(ctx.store, channel, 5)
-                       if str(r.get("execution_id") or "").endswith(f":{name}")), None)
+        record = next(
+            (
+                r
+                for r in cycle_records(ctx.store, channel, 5)
+                if str(r.get("execution_id") or "").endswith(f":{name}")
+            ),
+            None,
+        )
         desc: dict[str, Any] = {}
         if describable:
             try:
@@ -75,18 +92,30 @@ def wait(ctx: OpsContext, channel: str, execution_arn: str, timeout: float = 900
         execution_status = desc.get("status")
         error = (record or {}).get("error") or {}
         if record is not None and record.get("status") in FINAL:
-            return {"status": record["status"], "execution_status": execution_status,
-                    "cycle": int(record["generation"]), "error": error.get("error") or desc.get("error"),
-                    "cause": error.get("cause") or desc.get("cause")}
+            return {
+                "status": record["status"],
+                "execution_status": execution_status,
+                "cycle": int(record["generation"]),
+                "error": error.get("error") or desc.get("error"),
+                "cause": error.get("cause") or desc.get("cause"),
+            }
         if execution_status not in (None, "RUNNING") and (record is None or execution_status != "SUCCEEDED"):
-            return {"status": execution_status, "execution_status": execution_status,
-                    "cycle": int(record["generation"]) if record else None, "error": desc.get("error"),
-                    "cause": desc.get("cause")}
+            return {
+                "status": execution_status,
+                "execution_status": execution_status,
+                "cycle": int(record["generation"]) if record else None,
+                "error": desc.get("error"),
+                "cause": desc.get("cause"),
+            }
         elapsed = time.time() - started
         if elapsed > timeout:
-            return {"status": "TIMEOUT", "execution_status": execution_status,
-                    "cycle": int(record["generation"]) if record else None, "error": None,
-                    "cause": f"not finished after {timeout:g} s"}
+            return {
+                "status": "TIMEOUT",
+                "execution_status": execution_status,
+                "cycle": int(record["generation"]) if record else None,
+                "error": None,
+                "cause": f"not finished after {timeout:g} s",
+            }
         if progress is not None:
             progress(elapsed)
         time.sleep(poll)

@@ -11,7 +11,9 @@ from hepde.runtime.stages import CYCLE, DECISION, gen_id
 
 def cycle_records(store: DataBlockStore, channel: str, limit: int | None = 20) -> list[dict[str, Any]]:
     """Cycle records, newest first."""
-    return [r for _, r in store.query_records(channel_namespace(channel), CYCLE, newest_first=True, limit=limit)]
+    return [
+        r for _, r in store.query_records(channel_namespace(channel), CYCLE, newest_first=True, limit=limit)
+    ]
 
 
 #: execution-name prefixes of the tools that start cycles (the state machine does not pass a trigger on)
@@ -36,7 +38,9 @@ def summarize(record: dict[str, Any], decision: dict[str, Any] | None = None) ->
     if error:
         detail = f"{error.get('error')}: {error.get('cause')}"
     elif stale:
-        detail = "held: " + "; ".join(f"{s.get('source')}/{s.get('product') or '*'} {s.get('reason')}" for s in stale)
+        detail = "held: " + "; ".join(
+            f"{s.get('source')}/{s.get('product') or '*'} {s.get('reason')}" for s in stale
+        )
     out = {
         "cycle": int(record.get("generation", 0)),
         "status": record.get("status", "UNKNOWN"),
@@ -54,7 +58,9 @@ def summarize(record: dict[str, Any], decision: dict[str, Any] | None = None) ->
     return out
 
 
-def history(store: DataBlockStore, channel: str, limit: int = 20, *, with_decisions: bool = True) -> dict[str, Any]:
+def history(
+    store: DataBlockStore, channel: str, limit: int = 20, *, with_decisions: bool = True
+) -> dict[str, Any]:
     """``{"channel", "cycles": [summary, ...]}`` newest first; unknown channel → :class:`ChannelNotFoundError`."""
     records = cycle_records(store, channel, limit)
     if not records:

@@ -54,8 +54,15 @@ def _matches(message: str, execution_id: str) -> tuple[bool, dict[str, Any] | No
     return execution_id in ids, doc
 
 
-def cycle_logs(ctx: OpsContext, channel: str, cycle: int | None = None, *, level: str | None = None,
-               limit: int = 5000, now: float | None = None) -> dict[str, Any]:
+def cycle_logs(
+    ctx: OpsContext,
+    channel: str,
+    cycle: int | None = None,
+    *,
+    level: str | None = None,
+    limit: int = 5000,
+    now: float | None = None,
+) -> dict[str, Any]:
     """``{"channel", "cycle", "execution_id", "events": [{"time", "group", "level", "message", "fields"}]}``."""
     record = _cycle(ctx, channel, cycle)
     execution_id = record.get("execution_id")
@@ -89,17 +96,26 @@ def cycle_logs(ctx: OpsContext, channel: str, cycle: int | None = None, *, level
         lvl = (doc or {}).get("level") or (doc or {}).get("type") or _plain_level(ev.get("message", ""))
         if level and str(lvl or "").upper() != level.upper():
             continue
-        events.append({
-            "time": ev.get("timestamp", 0) / 1000.0,
-            "group": group,
-            "stream": ev.get("logStreamName"),
-            "level": lvl,
-            "message": _message(doc) if doc else ev.get("message", "").rstrip(),
-            "fields": {k: v for k, v in (doc or {}).items() if k not in ("message", "level", "timestamp")},
-        })
+        events.append(
+            {
+                "time": ev.get("timestamp", 0) / 1000.0,
+                "group": group,
+                "stream": ev.get("logStreamName"),
+                "level": lvl,
+                "message": _message(doc) if doc else ev.get("message", "").rstrip(),
+                "fields": {
+                    k: v for k, v in (doc or {}).items() if k not in ("message", "level", "timestamp")
+                },
+            }
+        )
     events.sort(key=lambda e: (e["time"], e["group"]))
-    return {"channel": channel, "cycle": int(record.get("generation", 0)), "execution_id": execution_id,
-            "status": record.get("status"), "events": events[:limit]}
+    return {
+        "channel": channel,
+        "cycle": int(record.get("generation", 0)),
+        "execution_id": execution_id,
+        "status": record.get("status"),
+        "events": events[:limit],
+    }
 
 
 def _key(group: str, ev: dict[str, Any]) -> str:
@@ -110,7 +126,7 @@ def _plain_level(message: str) -> str | None:
     """``[ERROR]`` / ``[INFO]`` of the Lambda runtime's plain-text lines; None for START/END/REPORT."""
     head = message.lstrip()
     if head.startswith("[") and "]" in head[:12]:
-        return head[1:head.index("]")]
+        return head[1 : head.index("]")]
     return None
 
 

@@ -76,7 +76,10 @@ def check_query(query: str) -> Any:
         return parse_expression(f"df.query({query!r})")
     except ExpressionError as exc:
         reason = exc.reason
-        for prefix in (f"in query string {query!r}: ", "The following expression string could not be parsed: "):
+        for prefix in (
+            f"in query string {query!r}: ",
+            "The following expression string could not be parsed: ",
+        ):
             reason = reason.removeprefix(prefix)
         raise BadQueryError(f"bad query {query!r}: {reason}") from None
 
@@ -94,22 +97,28 @@ def apply_query(frame: pd.DataFrame, query: str) -> pd.DataFrame:
     return result
 
 
-def select(frame: pd.DataFrame, columns: list[str] | None = None, query: str | None = None,
-           types: bool = False) -> pd.DataFrame:
+def select(
+    frame: pd.DataFrame, columns: list[str] | None = None, query: str | None = None, types: bool = False
+) -> pd.DataFrame:
     """Rows by ``query``, then ``columns`` in that order, then ``<column>.type`` columns if ``types``."""
     if query:
         frame = apply_query(frame, query)
     if columns:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise UnknownColumnError(f"unknown column(s) {', '.join(missing)}; the product has: "
-                                     f"{', '.join(map(str, frame.columns)) or 'no columns'}")
+            raise UnknownColumnError(
+                f"unknown column(s) {', '.join(missing)}; the product has: "
+                f"{', '.join(map(str, frame.columns)) or 'no columns'}"
+            )
         frame = frame.loc[:, columns]
     if types:
         frame = frame.copy()
         for column in list(frame.columns):
-            frame.insert(frame.columns.get_loc(column) + 1, f"{column}.type",
-                         frame[column].astype(object).map(lambda x: type(x).__name__))
+            frame.insert(
+                frame.columns.get_loc(column) + 1,
+                f"{column}.type",
+                frame[column].astype(object).map(lambda x: type(x).__name__),
+            )
     return frame
 
 
@@ -129,21 +138,39 @@ def latest(store: DataBlockStore, channels: list[str], name: str) -> list[Found]
                 break
     if not found:
         where = ", ".join(channels) if channels else "no channels deployed"
-        raise ProductNotFoundError(f"product '{name}' is not produced by any of the channels ({where}) "
-                                   f"in their last {LOOKBACK} cycles")
+        raise ProductNotFoundError(
+            f"product '{name}' is not produced by any of the channels ({where}) "
+            f"in their last {LOOKBACK} cycles"
+        )
     return found
 
 
-def print_product(store: DataBlockStore, channels: list[str], name: str, *, columns: list[str] | None = None,
-                  query: str | None = None, types: bool = False) -> list[tuple[Found, pd.DataFrame]]:
+def print_product(
+    store: DataBlockStore,
+    channels: list[str],
+    name: str,
+    *,
+    columns: list[str] | None = None,
+    query: str | None = None,
+    types: bool = False,
+) -> list[tuple[Found, pd.DataFrame]]:
     if query:
         check_query(query)  # before any read: a bad query is refused whatever the data
     return [(f, select(as_frame(f.value), columns, query, types)) for f in latest(store, channels, name)]
 
 
-def query_product(store: DataBlockStore, channels: list[str], name: str, since: float, *,
-                  until: float | None = None, columns: list[str] | None = None, query: str | None = None,
-                  max_cycles: int = 1000, progress: Progress | None = None) -> pd.DataFrame:
+def query_product(
+    store: DataBlockStore,
+    channels: list[str],
+    name: str,
+    since: float,
+    *,
+    until: float | None = None,
+    columns: list[str] | None = None,
+    query: str | None = None,
+    max_cycles: int = 1000,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
     """The product of every completed cycle started in [since, until], oldest first, with ``channel`` and
     ``generation`` columns (the cycle number) first."""
     if query:
@@ -181,10 +208,15 @@ def query_product(store: DataBlockStore, channels: list[str], name: str, since: 
     if not seen:
         raise ProductNotFoundError(
             f"product '{name}' is not in any cycle of {', '.join(channels) or 'no channels'} since the given time "
-            f"({len(plan)} cycle(s) looked at)")
-    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["channel", "generation"])
+            f"({len(plan)} cycle(s) looked at)"
+        )
+    result = (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["channel", "generation"])
+    )
     if columns:
-        result = select(result, ["channel", "generation"] + [c for c in columns if c not in ("channel", "generation")])
+        result = select(
+            result, ["channel", "generation"] + [c for c in columns if c not in ("channel", "generation")]
+        )
     return result.reset_index(drop=True)
 
 
@@ -193,10 +225,12 @@ def _tabulate(frame: Any, headers: Any, showindex: Any = "default") -> str:
     try:
         from tabulate import tabulate
     except ImportError:  # pragma: no cover - the CLI extra brings tabulate
-        from hepde.cli.render import table
+        from hepde_tools.cli.render import table
 
         f = pd.DataFrame(frame)
-        return table(f.values.tolist(), [str(c) for c in (headers if isinstance(headers, list) else f.columns)])
+        return table(
+            f.values.tolist(), [str(c) for c in (headers if isinstance(headers, list) else f.columns)]
+        )
     return tabulate(frame, headers=headers, tablefmt="psql", showindex=showindex)
 
 
@@ -206,8 +240,10 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
     if fmt == "table":
         return _tabulate(frame, "keys") + "\n"
     if fmt == "vertical":
-        return "".join(f"Row {i}\n" + _tabulate(frame.T.iloc[:, [i]], (), showindex=True) + "\n"
-                       for i in range(len(frame)))
+        return "".join(
+            f"Row {i}\n" + _tabulate(frame.T.iloc[:, [i]], (), showindex=True) + "\n"
+            for i in range(len(frame))
+        )
     if fmt == "column-names":
         return _tabulate([[c] for c in frame.columns], ["columns"], showindex=False) + "\n"
     if fmt == "json":
@@ -239,7 +275,14 @@ def list_products(store: DataBlockStore, channels: list[str]) -> list[dict[str, 
             out.append({"channel": channel, "cycle": None, "products": []})
             continue
         report = cycle_report(store, channel, int(done[0]["generation"]))
-        out.append({"channel": channel, "cycle": report.generation,
-                    "products": [{"product": n, "from": f"{r.namespace}@{r.generation}"}
-                                 for n, r in sorted(report.products.items())]})
+        out.append(
+            {
+                "channel": channel,
+                "cycle": report.generation,
+                "products": [
+                    {"product": n, "from": f"{r.namespace}@{r.generation}"}
+                    for n, r in sorted(report.products.items())
+                ],
+            }
+        )
     return out

@@ -12,8 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\((.*)\)$")
-_MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
-                                        "DEC"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1
+    )
+}
 _DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)}
 
 
@@ -78,8 +82,12 @@ def next_cron(expression: str, after: float) -> float | None:
     day = start.replace(hour=0, minute=0)
     for _ in range(2 * 366):
         aws_dow = (day.isoweekday() % 7) + 1  # SUN=1 .. SAT=7
-        if ((years is None or day.year in years) and (months is None or day.month in months)
-                and (dom is None or day.day in dom) and (dow is None or aws_dow in dow)):
+        if (
+            (years is None or day.year in years)
+            and (months is None or day.month in months)
+            and (dom is None or day.day in dom)
+            and (dow is None or aws_dow in dow)
+        ):
             for h in sorted(hours) if hours is not None else range(24):
                 for mi in sorted(minutes) if minutes is not None else range(60):
                     t = day.replace(hour=h, minute=mi)
@@ -89,7 +97,9 @@ def next_cron(expression: str, after: float) -> float | None:
     return None
 
 
-def next_run(expression: str | None, enabled: bool, now: float, last_scheduled: float | None) -> dict[str, object]:
+def next_run(
+    expression: str | None, enabled: bool, now: float, last_scheduled: float | None
+) -> dict[str, object]:
     """``{"at": epoch|None, "approximate": bool, "note": str}`` for a schedule."""
     if not expression:
         return {"at": None, "approximate": False, "note": "no schedule"}
@@ -98,7 +108,11 @@ def next_run(expression: str | None, enabled: bool, now: float, last_scheduled: 
     period = rate_seconds(expression)
     if period is not None:
         if last_scheduled is None:
-            return {"at": None, "approximate": True, "note": f"every {period:.0f} s (phase unknown: no scheduled cycle yet)"}
+            return {
+                "at": None,
+                "approximate": True,
+                "note": f"every {period:.0f} s (phase unknown: no scheduled cycle yet)",
+            }
         k = max(1, int((now - last_scheduled) // period) + 1)
         return {"at": last_scheduled + k * period, "approximate": True, "note": f"every {period:.0f} s"}
     at = next_cron(expression, now)

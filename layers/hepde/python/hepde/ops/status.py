@@ -29,15 +29,25 @@ def channel_status(ctx: OpsContext, channel: str, now: float | None = None) -> d
     last = summarize(records[0]) if records else None
     last_done = next((summarize(r) for r in records if r.get("status") not in ("RUNNING", "HOLDING")), None)
     held = [r for r in records if r.get("status") == "HELD"]
-    last_scheduled = next((float(r["started_at"]) for r in records
-                           if trigger_of(r) == "schedule" and r.get("started_at") is not None), None)
+    last_scheduled = next(
+        (
+            float(r["started_at"])
+            for r in records
+            if trigger_of(r) == "schedule" and r.get("started_at") is not None
+        ),
+        None,
+    )
     lease = ctx.store.get_lease(cycle_lease(channel))
     running = bool(lease and float(lease.get("expires_at", 0)) > now)
     return {
         "channel": channel,
         "schedule": schedule.to_json() if schedule else None,
-        "next_run": next_run(schedule.expression if schedule else None, bool(schedule and schedule.enabled), now,
-                             last_scheduled),
+        "next_run": next_run(
+            schedule.expression if schedule else None,
+            bool(schedule and schedule.enabled),
+            now,
+            last_scheduled,
+        ),
         "running": running,
         "running_execution": lease.get("owner") if running and lease else None,
         "last_cycle": last,
@@ -78,8 +88,14 @@ def source_status(ctx: OpsContext, key: str, now: float | None = None) -> dict[s
     if latest is not None:
         infos = ctx.store.list_generation(ns, latest)
         for i in infos:
-            products.append({"product": i.ref.name, "created_at": i.header.create_time,
-                             "expires_at": i.header.expiration_time, "expired": i.header.is_expired(now)})
+            products.append(
+                {
+                    "product": i.ref.name,
+                    "created_at": i.header.create_time,
+                    "expires_at": i.header.expiration_time,
+                    "expired": i.header.is_expired(now),
+                }
+            )
         if infos:
             acquired_at = min(i.header.create_time for i in infos)
             expires_at = min(i.header.expiration_time for i in infos)
@@ -91,8 +107,13 @@ def source_status(ctx: OpsContext, key: str, now: float | None = None) -> dict[s
         "age": (now - acquired_at) if acquired_at is not None else None,
         "expires_at": expires_at,
         "fresh": fresh,
-        "freshness": ("never acquired" if latest is None else
-                      "fresh" if fresh else f"stale: expired {now - float(expires_at or now):.0f} s ago"),
+        "freshness": (
+            "never acquired"
+            if latest is None
+            else "fresh"
+            if fresh
+            else f"stale: expired {now - float(expires_at or now):.0f} s ago"
+        ),
         "last_attempt": last,
         "schedule": schedule.to_json() if schedule else None,
         "products": products,
@@ -106,8 +127,10 @@ def status(ctx: OpsContext, channels: list[str] | None = None, now: float | None
     names = channels if channels is not None else deployed
     unknown = [c for c in names if safe(c) not in deployed and not cycle_records(ctx.store, c, 1)]
     if unknown:
-        raise ChannelNotFoundError(f"unknown channel(s) {', '.join(unknown)} in stack '{ctx.stack}' "
-                                   f"(deployed channels: {', '.join(deployed) or 'none'})")
+        raise ChannelNotFoundError(
+            f"unknown channel(s) {', '.join(unknown)} in stack '{ctx.stack}' "
+            f"(deployed channels: {', '.join(deployed) or 'none'})"
+        )
     return {
         "stack": ctx.stack,
         "now": now,

@@ -9,8 +9,11 @@ from datetime import UTC, datetime
 from hepde.errors import DEError
 
 FORMAT = "%Y-%m-%d %H:%M:%S"
-_RELATIVE = re.compile(r"^\s*-?\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)"
-                       r"(?:\s+ago)?\s*$", re.IGNORECASE)
+_RELATIVE = re.compile(
+    r"^\s*-?\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)"
+    r"(?:\s+ago)?\s*$",
+    re.IGNORECASE,
+)
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

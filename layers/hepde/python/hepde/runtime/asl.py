@@ -46,14 +46,23 @@ TASK_TIMEOUT = 300
 CYCLE_TIMEOUT = 900
 
 
-def _task(function: str, payload: dict[str, Any], *, next_state: str | None, result_selector: dict | None = None,
-          result_path: str | None = None, catch_to: str | None = "RecordFailure") -> dict[str, Any]:
+def _task(
+    function: str,
+    payload: dict[str, Any],
+    *,
+    next_state: str | None,
+    result_selector: dict | None = None,
+    result_path: str | None = None,
+    catch_to: str | None = "RecordFailure",
+) -> dict[str, Any]:
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {"FunctionName": "${" + function + "}", "Payload": payload},
         "TimeoutSeconds": TASK_TIMEOUT,
-        "Retry": [{"ErrorEquals": TRANSIENT_ERRORS, "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0}],
+        "Retry": [
+            {"ErrorEquals": TRANSIENT_ERRORS, "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0}
+        ],
     }
     if result_selector is not None:
         state["ResultSelector"] = result_selector
@@ -96,8 +105,12 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
 
     states["BeginCycle"] = _task(
         "CycleFunctionArn",
-        {**_base_payload(ch), "action": "begin", "lock_seconds": CYCLE_TIMEOUT,
-         "execution_input.$": "$$.Execution.Input"},
+        {
+            **_base_payload(ch),
+            "action": "begin",
+            "lock_seconds": CYCLE_TIMEOUT,
+            "execution_input.$": "$$.Execution.Input",
+        },
         next_state="AcquireSources" if config.sources else "Snapshot",
         result_selector={"generation.$": "$.Payload.generation"},
         result_path="$.cycle",
@@ -106,8 +119,11 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
     states["BeginCycle"]["Catch"] = [
         {"ErrorEquals": ["CycleInProgressError"], "ResultPath": "$.error", "Next": "CycleRefused"}
     ]
-    states["CycleRefused"] = {"Type": "Fail", "Error": "CycleInProgressError",
-                              "Cause": f"another cycle of channel '{ch}' is running"}
+    states["CycleRefused"] = {
+        "Type": "Fail",
+        "Error": "CycleInProgressError",
+        "Cause": f"another cycle of channel '{ch}' is running",
+    }
 
     if config.sources:
         branches = []
@@ -122,73 +138,146 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
             task.pop("ResultPath")
             task["OutputPath"] = "$.Payload"
             # a crashed source Lambda is recorded like a failed acquire; freshness decides in Snapshot
-            task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"{name} unavailable"}]
-            branches.append({
-                "StartAt": name,
-                "States": {
-                    name: task,
-                    f"{name} unavailable": {
-                        "Type": "Pass",
-                        "Parameters": {"source": key, "acquired": False, "error.$": "$.error.Cause"},
-                        "End": True,
+            task["Catch"] = [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"{name} unavailable"}
+            ]
+            branches.append(
+                {
+                    "StartAt": name,
+                    "States": {
+                        name: task,
+                        f"{name} unavailable": {
+                            "Type": "Pass",
+                            "Parameters": {"source": key, "acquired": False, "error.$": "$.error.Cause"},
+                            "End": True,
+                        },
                     },
-                },
-            })
-        states["AcquireSources"] = {"Type": "Parallel", "Branches": branches, "ResultPath": "$.acquisitions",
-                                    "Next": "Snapshot"}
+                }
+            )
+        states["AcquireSources"] = {
+            "Type": "Parallel",
+            "Branches": branches,
+            "ResultPath": "$.acquisitions",
+            "Next": "Snapshot",
+        }
 
-    snapshot_payload = {**_base_payload(ch), **gen, "action": "snapshot",
-                        "sources": [e.to_json() for e in config.sources.values()]}
+    snapshot_payload = {
+        **_base_payload(ch),
+        **gen,
+        "action": "snapshot",
+        "sources": [e.to_json() for e in config.sources.values()],
+    }
     if config.sources:
         snapshot_payload["acquisitions.$"] = "$.acquisitions"
-    states["Snapshot"] = _task("CycleFunctionArn", snapshot_payload, next_state="FreshInputs?",
-                               result_selector={"hold.$": "$.Payload.hold"}, result_path="$.snapshot")
+    states["Snapshot"] = _task(
+        "CycleFunctionArn",
+        snapshot_payload,
+        next_state="FreshInputs?",
+        result_selector={"hold.$": "$.Payload.hold"},
+        result_path="$.snapshot",
+    )
 
     # the chain after the freshness check: transform levels, logic engine, publishers, finish
     chain: list[tuple[str, dict[str, Any]]] = []
     for i, level in enumerate(graph.transform_levels):
         tasks = {
-            key: _task("TransformFunctionArn", {**_base_payload(ch), **gen, "entry": config.transforms[key].to_json()},
-                       next_state=None, catch_to=None)
+            key: _task(
+                "TransformFunctionArn",
+                {**_base_payload(ch), **gen, "entry": config.transforms[key].to_json()},
+                next_state=None,
+                catch_to=None,
+            )
             for key in level
         }
         if len(level) == 1:
             key = level[0]
             state = tasks[key]
-            state["Catch"] = [HOLD_CATCH, {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}]
+            state["Catch"] = [
+                HOLD_CATCH,
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"},
+            ]
             chain.append((transform_state_name(key), state))
         else:
             branches = []
             for key in level:
                 t = tasks[key]
                 t.pop("ResultPath")
-                branches.append({"StartAt": transform_state_name(key), "States": {transform_state_name(key): t}})
-            chain.append((f"Transforms level {i + 1}", {
-                "Type": "Parallel", "Branches": branches, "ResultPath": None,
-                "Catch": [HOLD_CATCH, {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}],
-            }))
+                branches.append(
+                    {"StartAt": transform_state_name(key), "States": {transform_state_name(key): t}}
+                )
+            chain.append(
+                (
+                    f"Transforms level {i + 1}",
+                    {
+                        "Type": "Parallel",
+                        "Branches": branches,
+                        "ResultPath": None,
+                        "Catch": [
+                            HOLD_CATCH,
+                            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"},
+                        ],
+                    },
+                )
+            )
 
     le_entry: ModuleEntry | None = config.logicengine
     le_name = _state_name("LogicEngine", le_entry.key if le_entry else "passthrough")
-    chain.append((le_name, _task(
-        "DecideFunctionArn",
-        {**_base_payload(ch), **gen, "entry": le_entry.to_json() if le_entry else None,
-         "publishers": graph.publisher_order},
-        next_state=None, result_selector={"publish.$": "$.Payload.publish"}, result_path="$.decision")))
+    chain.append(
+        (
+            le_name,
+            _task(
+                "DecideFunctionArn",
+                {
+                    **_base_payload(ch),
+                    **gen,
+                    "entry": le_entry.to_json() if le_entry else None,
+                    "publishers": graph.publisher_order,
+                },
+                next_state=None,
+                result_selector={"publish.$": "$.Payload.publish"},
+                result_path="$.decision",
+            ),
+        )
+    )
 
     for i, key in enumerate(graph.publisher_order):
-        chain.append((f"{publisher_state_name(key)}?", {
-            "Type": "Choice",
-            "Choices": [{"Variable": f"$.decision.publish.p{i}", "BooleanEquals": True,
-                         "Next": publisher_state_name(key)}],
-        }))
-        chain.append((publisher_state_name(key), _task(
-            "PublishFunctionArn", {**_base_payload(ch), **gen, "entry": config.publishers[key].to_json()},
-            next_state=None)))
+        chain.append(
+            (
+                f"{publisher_state_name(key)}?",
+                {
+                    "Type": "Choice",
+                    "Choices": [
+                        {
+                            "Variable": f"$.decision.publish.p{i}",
+                            "BooleanEquals": True,
+                            "Next": publisher_state_name(key),
+                        }
+                    ],
+                },
+            )
+        )
+        chain.append(
+            (
+                publisher_state_name(key),
+                _task(
+                    "PublishFunctionArn",
+                    {**_base_payload(ch), **gen, "entry": config.publishers[key].to_json()},
+                    next_state=None,
+                ),
+            )
+        )
 
-    chain.append(("FinishCycle", _task(
-        "CycleFunctionArn", {**_base_payload(ch), **gen, "action": "finish", "status": "SUCCEEDED"},
-        next_state="CycleSucceeded", result_path="$.result")))
+    chain.append(
+        (
+            "FinishCycle",
+            _task(
+                "CycleFunctionArn",
+                {**_base_payload(ch), **gen, "action": "finish", "status": "SUCCEEDED"},
+                next_state="CycleSucceeded",
+                result_path="$.result",
+            ),
+        )
+    )
     # wire the chain: each state goes to the next; a Choice skips its publisher
     names = [n for n, _ in chain]
     for idx, (name, state) in enumerate(chain):
@@ -209,23 +298,37 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
         "Default": names[0],
     }
     states["HoldCycle"] = _task(
-        "CycleFunctionArn", {**_base_payload(ch), **gen, "action": "finish", "status": "HELD"},
-        next_state="CycleHeld", result_path="$.result")
-    states["CycleHeld"] = {"Type": "Succeed", "Comment": "stale or missing inputs: nothing decided or published"}
+        "CycleFunctionArn",
+        {**_base_payload(ch), **gen, "action": "finish", "status": "HELD"},
+        next_state="CycleHeld",
+        result_path="$.result",
+    )
+    states["CycleHeld"] = {
+        "Type": "Succeed",
+        "Comment": "stale or missing inputs: nothing decided or published",
+    }
     if graph.transform_levels:
         # a transform that finds its inputs implausible holds the cycle, with its reason in the record
         states[HOLD_STATE] = _task(
             "CycleFunctionArn",
             {**_base_payload(ch), **gen, "action": "finish", "status": "HELD", "error.$": "$.error"},
-            next_state="CycleHeld", result_path="$.result", catch_to=None)
+            next_state="CycleHeld",
+            result_path="$.result",
+            catch_to=None,
+        )
 
     states["RecordFailure"] = _task(
-        "CycleFunctionArn", {**_base_payload(ch), **gen, "action": "finish", "status": "FAILED", "error.$": "$.error"},
-        next_state="WhichFailure?", result_path="$.result", catch_to=None)
+        "CycleFunctionArn",
+        {**_base_payload(ch), **gen, "action": "finish", "status": "FAILED", "error.$": "$.error"},
+        next_state="WhichFailure?",
+        result_path="$.result",
+        catch_to=None,
+    )
     states["WhichFailure?"] = {
         "Type": "Choice",
-        "Choices": [{"Variable": "$.error.Error", "StringEquals": err, "Next": fail}
-                    for err, fail in FAILURES.items()],
+        "Choices": [
+            {"Variable": "$.error.Error", "StringEquals": err, "Next": fail} for err, fail in FAILURES.items()
+        ],
         "Default": "CycleFailed",
     }
     for err, fail in FAILURES.items():
@@ -234,7 +337,7 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
 
     return {
         "Comment": f"Decision cycle of channel '{ch}' (generated by `de asl` from {Path(config.path).name or 'its config'}; "
-                   "do not edit by hand)",
+        "do not edit by hand)",
         "StartAt": "BeginCycle",
         "TimeoutSeconds": CYCLE_TIMEOUT,
         "States": states,

@@ -52,19 +52,38 @@ def explanation(store: DataBlockStore, channel: str, cycle: int | None = None) -
         "inputs": {name: ref.to_json() for name, ref in sorted(report.products.items())},
         "facts": d.get("facts", {}),
         "rules": [
-            {"rule": r, "result": v, "actions": d.get("actions", {}).get(r, []),
-             "new_facts": d.get("new_facts", {}).get(r, {})}
+            {
+                "rule": r,
+                "result": v,
+                "actions": d.get("actions", {}).get(r, []),
+                "new_facts": d.get("new_facts", {}).get(r, {}),
+            }
             for r, v in d.get("rules", {}).items()
         ],
         "selected_publishers": d.get("selected_publishers", []),
         "publishers": d.get("publishers", {}),
-        "requests": {p: entry_requests(out.get("requested") or [])
-                     for p, out in (d.get("publishers") or {}).items() if out.get("requested")},
+        "requests": {
+            p: entry_requests(out.get("requested") or [])
+            for p, out in (d.get("publishers") or {}).items()
+            if out.get("requested")
+        },
     }
 
 
-ENTRY_COLUMNS = ("entry", "Entry", "EntryName", "entry_name", "ReqName", "Name", "name", "GlideFactoryName",
-                 "site", "resource", "cluster", "group")
+ENTRY_COLUMNS = (
+    "entry",
+    "Entry",
+    "EntryName",
+    "entry_name",
+    "ReqName",
+    "Name",
+    "name",
+    "GlideFactoryName",
+    "site",
+    "resource",
+    "cluster",
+    "group",
+)
 _LIMIT_WORDS = ("limit", "curb", "cap")
 _WHY_NAMES = ("why", "reason", "limit_reason", "limits_reason", "explanation")
 
@@ -92,14 +111,32 @@ def entry_requests(rows: list[dict[str, Any]]) -> dict[str, Any]:
         columns += [c for c in row if c not in columns]
     entry_col = next((c for c in ENTRY_COLUMNS if c in columns), None)
     if entry_col is None:
-        entry_col = next((c for c in columns if any(isinstance(r.get(c), str) for r in rows)
-                          and not any(w in c.lower() for w in _LIMIT_WORDS + _WHY_NAMES)), columns[0])
-    numeric = [c for c in columns if c != entry_col and all(_is_number(r.get(c)) or r.get(c) is None for r in rows)
-               and any(_is_number(r.get(c)) for r in rows)]
+        entry_col = next(
+            (
+                c
+                for c in columns
+                if any(isinstance(r.get(c), str) for r in rows)
+                and not any(w in c.lower() for w in _LIMIT_WORDS + _WHY_NAMES)
+            ),
+            columns[0],
+        )
+    numeric = [
+        c
+        for c in columns
+        if c != entry_col
+        and all(_is_number(r.get(c)) or r.get(c) is None for r in rows)
+        and any(_is_number(r.get(c)) for r in rows)
+    ]
     request_cols = [c for c in numeric if "req" in c.lower()] or numeric
     why_cols = [c for c in columns if c.lower() in _WHY_NAMES or c.lower().endswith("_reason")]
-    limit_cols = [c for c in columns if c not in why_cols and c != entry_col and c not in request_cols
-                  and any(w in c.lower() for w in _LIMIT_WORDS)]
+    limit_cols = [
+        c
+        for c in columns
+        if c not in why_cols
+        and c != entry_col
+        and c not in request_cols
+        and any(w in c.lower() for w in _LIMIT_WORDS)
+    ]
     entries = []
     for row in rows:
         limits: list[str] = []
@@ -107,40 +144,81 @@ def entry_requests(rows: list[dict[str, Any]]) -> dict[str, Any]:
             limits += [n for n in _limit_names(c, row.get(c)) if n not in limits]
         why = "; ".join(str(row[c]) for c in why_cols if row.get(c) not in (None, ""))
         if limits and not why:
-            context = [f"{c}={row[c]}" for c in columns
-                       if c not in (entry_col, *limit_cols, *request_cols) and row.get(c) not in (None, "")]
+            context = [
+                f"{c}={row[c]}"
+                for c in columns
+                if c not in (entry_col, *limit_cols, *request_cols) and row.get(c) not in (None, "")
+            ]
             why = ", ".join(context)
-        entries.append({"entry": row.get(entry_col), "requests": {c: row.get(c) for c in request_cols},
-                        "limits": limits, "why": why})
-    return {"entry_column": entry_col, "request_columns": request_cols, "limit_columns": limit_cols,
-            "entries": entries}
+        entries.append(
+            {
+                "entry": row.get(entry_col),
+                "requests": {c: row.get(c) for c in request_cols},
+                "limits": limits,
+                "why": why,
+            }
+        )
+    return {
+        "entry_column": entry_col,
+        "request_columns": request_cols,
+        "limit_columns": limit_cols,
+        "entries": entries,
+    }
 
 
 def explain_text(e: dict[str, Any]) -> str:
     """The readable form of :func:`explanation`."""
-    from hepde.cli.render import table
+    from hepde_tools.cli.render import table
 
-    lines = [f"Channel {e['channel']}, cycle {e['cycle']}: {e['status']}"
-             + (f" in {e['duration']} s" if e.get("duration") is not None else "")]
+    lines = [
+        f"Channel {e['channel']}, cycle {e['cycle']}: {e['status']}"
+        + (f" in {e['duration']} s" if e.get("duration") is not None else "")
+    ]
     if e.get("hold"):
-        lines.append(f"  held by transform {e['hold'].get('transform')}: {e['hold'].get('reason')}; "
-                     "nothing was decided or published")
+        lines.append(
+            f"  held by transform {e['hold'].get('transform')}: {e['hold'].get('reason')}; "
+            "nothing was decided or published"
+        )
     elif e.get("error"):
         lines.append(f"  failed: {e['error'].get('error')}: {e['error'].get('cause')}")
     if e["stale"]:
         lines.append("  held: nothing was decided or published because these inputs were stale or missing:")
         lines += [f"    {s['source']}/{s.get('product') or '*'}: {s['reason']}" for s in e["stale"]]
     if e["sources"]:
-        lines += ["", table([[s.get("source"), "acquired" if s.get("acquired") else "reused", s.get("generation"),
-                              s.get("error") or s.get("reason") or ""] for s in e["sources"]],
-                            ["source", "this cycle", "generation", "detail"])]
+        lines += [
+            "",
+            table(
+                [
+                    [
+                        s.get("source"),
+                        "acquired" if s.get("acquired") else "reused",
+                        s.get("generation"),
+                        s.get("error") or s.get("reason") or "",
+                    ]
+                    for s in e["sources"]
+                ],
+                ["source", "this cycle", "generation", "detail"],
+            ),
+        ]
     if e["facts"]:
         lines += ["", "Facts", table([[k, v] for k, v in e["facts"].items()], ["fact", "value"])]
     if e["rules"]:
-        lines += ["", "Rules, in evaluation order",
-                  table([[r["rule"], r["result"], ", ".join(r["actions"]) or "-",
-                          ", ".join(f"{k}={v}" for k, v in r["new_facts"].items())] for r in e["rules"]],
-                        ["rule", "fired", "actions", "facts produced"])]
+        lines += [
+            "",
+            "Rules, in evaluation order",
+            table(
+                [
+                    [
+                        r["rule"],
+                        r["result"],
+                        ", ".join(r["actions"]) or "-",
+                        ", ".join(f"{k}={v}" for k, v in r["new_facts"].items()),
+                    ]
+                    for r in e["rules"]
+                ],
+                ["rule", "fired", "actions", "facts produced"],
+            ),
+        ]
     if e["status"] not in ("HELD",) and e["rules"]:
         lines += ["", "Publishers"]
         if not e["selected_publishers"]:
@@ -159,11 +237,17 @@ def explain_text(e: dict[str, Any]) -> str:
 
 def requests_text(req: dict[str, Any], max_rows: int = 50) -> str:
     """The per-entry request table of one publisher: entry, request columns, limits hit, why."""
-    from hepde.cli.render import table
+    from hepde_tools.cli.render import table
 
-    rows = [[e["entry"], *[e["requests"].get(c) for c in req["request_columns"]],
-             ", ".join(e["limits"]) or "-", e["why"] if e["limits"] else ""]
-            for e in req["entries"][:max_rows]]
+    rows = [
+        [
+            e["entry"],
+            *[e["requests"].get(c) for c in req["request_columns"]],
+            ", ".join(e["limits"]) or "-",
+            e["why"] if e["limits"] else "",
+        ]
+        for e in req["entries"][:max_rows]
+    ]
     text = table(rows, [str(req["entry_column"]), *req["request_columns"], "limits hit", "why"])
     if len(req["entries"]) > max_rows:
         text += f"\n... {len(req['entries']) - max_rows} more entr(ies)"

@@ -36,7 +36,9 @@ def store() -> Any:
     s = settings()
     host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
     retention = s.retention_days * 86400 if s.retention_days else None
-    return DynamoDataBlockStore(s.table_name, s.bucket_name, region=s.region, host=host, retention_seconds=retention)
+    return DynamoDataBlockStore(
+        s.table_name, s.bucket_name, region=s.region, host=host, retention_seconds=retention
+    )
 
 
 def reset() -> None:
@@ -49,8 +51,15 @@ def log_stage(stage: str, event: dict[str, Any], result: dict[str, Any]) -> None
     """One INFO line per stage invocation, carrying the execution id as correlation id (``de logs`` finds it)."""
     summary = {k: v for k, v in result.items() if isinstance(v, str | int | float | bool) or v is None}
     entry = event.get("entry") if isinstance(event.get("entry"), dict) else {}
-    logger.info(f"{stage} done", extra={"channel": event.get("channel"), "generation": event.get("generation"),
-                                        "module_key": entry.get("key"), "result": summary})
+    logger.info(
+        f"{stage} done",
+        extra={
+            "channel": event.get("channel"),
+            "generation": event.get("generation"),
+            "module_key": entry.get("key"),
+            "result": summary,
+        },
+    )
 
 
 def record_cycle_result(channel: str, result: dict[str, Any]) -> None:
@@ -71,9 +80,13 @@ def record_source_result(result: dict[str, Any]) -> None:
     Failures are logged (``source acquire failed``) rather than counted, for the dashboard's log widget.
     """
     metrics.add_dimension(name="source", value=str(result.get("source", "unknown")))
-    metrics.add_metric(name="SourceAcquisitions", unit=MetricUnit.Count, value=1 if result.get("acquired") else 0)
+    metrics.add_metric(
+        name="SourceAcquisitions", unit=MetricUnit.Count, value=1 if result.get("acquired") else 0
+    )
     if result.get("error"):
-        logger.warning("source acquire failed", extra={"source": result.get("source"), "error": result["error"]})
+        logger.warning(
+            "source acquire failed", extra={"source": result.get("source"), "error": result["error"]}
+        )
 
 
 def record_publish(channel: str, result: dict[str, Any]) -> None:

@@ -118,7 +118,9 @@ def instantiate(entry: ModuleEntry, channel: str) -> Module:
     return cls(entry.parameters, channel_name=channel)
 
 
-def _declared_products(module: Module, products: Any, method: str, error: type[ModuleFailedError]) -> dict[str, Any]:
+def _declared_products(
+    module: Module, products: Any, method: str, error: type[ModuleFailedError]
+) -> dict[str, Any]:
     """Check what a source/transform returned against its declaration; raise ``error`` if it differs."""
     if not isinstance(products, dict):
         raise error(f"{method}() returned {type(products).__name__}, expected a dict of products")
@@ -202,7 +204,12 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
     owner = f"{req.execution_id}#{uuid.uuid4().hex[:8]}"  # unique even for two scheduled runs at once
     holder = store.acquire_lease(lease, owner, max(60.0, entry.effective_schedule), now=now)
     if holder is not None:
-        return {"source": entry.key, "acquired": False, "generation": latest, "reason": "being acquired by another run"}
+        return {
+            "source": entry.key,
+            "acquired": False,
+            "generation": latest,
+            "reason": "being acquired by another run",
+        }
     try:
         try:
             module = instantiate(entry, req.channel)
@@ -210,14 +217,19 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
         except Exception as exc:
             message = _failure(exc, f"source '{entry.key}' ({entry.module})")
             store.put_record(
-                ns, SOURCE_STATUS, "last", {"ok": False, "at": now, "error": message, "error_type": type(exc).__name__}
+                ns,
+                SOURCE_STATUS,
+                "last",
+                {"ok": False, "at": now, "error": message, "error_type": type(exc).__name__},
             )
             if req.mode == "force":
                 raise SourceFailedError(message) from exc
             return {"source": entry.key, "acquired": False, "generation": latest, "error": message}
         generation = store.next_generation(ns)
         header = Header.new(_creator(entry), entry.effective_lifetime, now=now)
-        store.put_products(ns, generation, products, header, Metadata(generation_id=generation, generation_time=now))
+        store.put_products(
+            ns, generation, products, header, Metadata(generation_id=generation, generation_time=now)
+        )
         store.put_record(ns, SOURCE_STATUS, "last", {"ok": True, "at": now, "generation": generation})
         return {"source": entry.key, "acquired": True, "generation": generation, "products": sorted(products)}
     finally:
@@ -234,13 +246,22 @@ def snapshot(store: DataBlockStore, req: SnapshotRequest, now: float | None = No
     now = time.time() if now is None else now
     pins: dict[str, list[Any]] = {}
     stale: list[dict[str, Any]] = []
-    errors = {a.get("source"): a.get("error") for a in req.acquisitions if isinstance(a, dict) and a.get("error")}
+    errors = {
+        a.get("source"): a.get("error") for a in req.acquisitions if isinstance(a, dict) and a.get("error")
+    }
     for raw in req.sources:
         entry = ModuleEntry.from_json(raw)
         ns = source_namespace(entry.key)
         latest = store.latest_generation(ns)
         if latest is None:
-            stale.append({"source": entry.key, "product": None, "reason": "never acquired", "error": errors.get(entry.key)})
+            stale.append(
+                {
+                    "source": entry.key,
+                    "product": None,
+                    "reason": "never acquired",
+                    "error": errors.get(entry.key),
+                }
+            )
             continue
         for info in store.list_generation(ns, latest):
             if info.header.is_expired(now):
@@ -279,7 +300,13 @@ def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
         module.previous_product = lambda name: previous_product(store, req.channel, req.generation, name)  # type: ignore[attr-defined]
         products = _declared_products(module, module.transform(view), "transform", TransformFailedError)  # type: ignore[attr-defined]
     except HoldCycleError as exc:
-        _update_cycle(store, req.channel, req.generation, status="HOLDING", hold={"transform": entry.key, "reason": str(exc)})
+        _update_cycle(
+            store,
+            req.channel,
+            req.generation,
+            status="HOLDING",
+            hold={"transform": entry.key, "reason": str(exc)},
+        )
         raise HoldCycleError(f"transform '{entry.key}' held the cycle: {exc}") from exc
     except Exception as exc:
         raise TransformFailedError(_failure(exc, f"transform '{entry.key}' ({entry.module})")) from exc
@@ -289,8 +316,9 @@ def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
     return {"transform": entry.key, "products": sorted(products)}
 
 
-def previous_product(store: DataBlockStore, channel: str, generation: int, name: str,
-                     max_back: int = 20) -> tuple[Any, float] | None:
+def previous_product(
+    store: DataBlockStore, channel: str, generation: int, name: str, max_back: int = 20
+) -> tuple[Any, float] | None:
     """``(value, generation_time)`` of product ``name`` from the newest earlier generation of the
     channel that has it (looking back at most ``max_back`` generations), or None."""
     ns = channel_namespace(channel)
@@ -327,7 +355,9 @@ def decide(store: DataBlockStore, req: DecideRequest) -> dict[str, Any]:
     selected = [p for p in evaluation.selected_publishers() if p in req.publishers]
     unknown = [p for p in evaluation.selected_publishers() if p not in req.publishers]
     if unknown:
-        raise LogicEngineFailedError(f"logic engine '{key}' selected unknown publisher(s): {', '.join(unknown)}")
+        raise LogicEngineFailedError(
+            f"logic engine '{key}' selected unknown publisher(s): {', '.join(unknown)}"
+        )
     facts_table = evaluation.facts_table
     if not isinstance(facts_table, pd.DataFrame):
         facts_table = pd.DataFrame(facts_table, columns=["rule_name", "fact_name", "fact_value"])
@@ -365,7 +395,11 @@ def run_publisher(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
     started = time.time()
     try:
         module = instantiate(entry, req.channel)
-        module.runtime = {"channel": req.channel, "generation": req.generation, "execution_id": req.execution_id}
+        module.runtime = {
+            "channel": req.channel,
+            "generation": req.generation,
+            "execution_id": req.execution_id,
+        }
         result = module.publish(view)  # type: ignore[attr-defined]
     except Exception as exc:
         raise PublisherFailedError(_failure(exc, f"publisher '{entry.key}' ({entry.module})")) from exc
@@ -397,7 +431,12 @@ def finish_cycle(store: DataBlockStore, req: FinishRequest, now: float | None = 
     )
     store.put_record(ns, CYCLE, gen_id(req.generation), record)
     store.release_lease(cycle_lease(req.channel), req.execution_id)
-    return {"generation": req.generation, "status": req.status, "duration": record["duration"], "error": error}
+    return {
+        "generation": req.generation,
+        "status": req.status,
+        "duration": record["duration"],
+        "error": error,
+    }
 
 
 def _cause_message(cause: Any) -> Any:

@@ -34,8 +34,23 @@ from hepde.modules.base import ModuleParameters, Publisher, PublishResult, Trans
 
 GUARD_PRODUCT = "Budget_Guard"
 GUARD_COLUMNS = [
-    "Provider", "Fact", "Unit", "Budget", "Reserve", "Spent", "Remaining", "BurnRate", "TargetBurnRate",
-    "HoursLeft", "ExhaustionTime", "PeriodEnd", "HardLimitOk", "BurnRateOk", "ForecastOk", "Ok", "Reason",
+    "Provider",
+    "Fact",
+    "Unit",
+    "Budget",
+    "Reserve",
+    "Spent",
+    "Remaining",
+    "BurnRate",
+    "TargetBurnRate",
+    "HoursLeft",
+    "ExhaustionTime",
+    "PeriodEnd",
+    "HardLimitOk",
+    "BurnRateOk",
+    "ForecastOk",
+    "Ok",
+    "Reason",
 ]
 
 
@@ -56,8 +71,12 @@ class ProductValue(BaseModel):
 
     def describe(self) -> str:
         where = "".join(f"[{k}=={v!r}]" for k, v in self.where.items())
-        return f"{self.product}{where}" + (f".{self.column}" if self.column else "") + \
-               (f"['{self.key}']" if self.key else "") + (f" ({self.aggregate})" if self.column else "")
+        return (
+            f"{self.product}{where}"
+            + (f".{self.column}" if self.column else "")
+            + (f"['{self.key}']" if self.key else "")
+            + (f" ({self.aggregate})" if self.column else "")
+        )
 
     def read(self, data_block: Mapping[str, Any]) -> float:
         """The value, or NaN when there is no data (an empty table, a missing key or column)."""
@@ -127,8 +146,10 @@ class ProviderGuard(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> ProviderGuard:
         if self.burn_rate is None and self.period_start is None:
-            raise ValueError(f"{self.provider}: give 'burn_rate' (a number or {{product, column}}) or 'period_start' "
-                             "(to use the average rate since then)")
+            raise ValueError(
+                f"{self.provider}: give 'burn_rate' (a number or {{product, column}}) or 'period_start' "
+                "(to use the average rate since then)"
+            )
         if self.reserve < 0:
             raise ValueError(f"{self.provider}: 'reserve' must not be negative")
         return self
@@ -167,9 +188,15 @@ def evaluate_guard(guard: ProviderGuard, data_block: Mapping[str, Any], now: dt.
         hours = (now - _utc(guard.period_start)).total_seconds() / 3600
         rate = spent / hours if hours > 0 else 0.0
         rate_from = f"average since {_utc(guard.period_start).isoformat()}"
-    missing = [f"{what} ({_describe(amount)})" for what, amount, value in
-               (("budget", guard.budget, budget), ("spent", guard.spent, spent), ("burn rate", guard.burn_rate, rate))
-               if math.isnan(value) and not (what == "burn rate" and amount is None)]
+    missing = [
+        f"{what} ({_describe(amount)})"
+        for what, amount, value in (
+            ("budget", guard.budget, budget),
+            ("spent", guard.spent, spent),
+            ("burn rate", guard.burn_rate, rate),
+        )
+        if math.isnan(value) and not (what == "burn rate" and amount is None)
+    ]
     if guard.target_burn_rate is not None and math.isnan(target):
         missing.append(f"target burn rate ({_describe(guard.target_burn_rate)})")
     remaining = budget - guard.reserve - spent
@@ -183,34 +210,57 @@ def evaluate_guard(guard: ProviderGuard, data_block: Mapping[str, Any], now: dt.
     else:
         hard_ok = remaining > 0
         if not hard_ok:
-            reasons.append(f"spent {_fmt(spent)} {unit} of {_fmt(budget)} {unit}"
-                           + (f" (reserve {_fmt(guard.reserve)})" if guard.reserve else "") + ": hard limit reached")
+            reasons.append(
+                f"spent {_fmt(spent)} {unit} of {_fmt(budget)} {unit}"
+                + (f" (reserve {_fmt(guard.reserve)})" if guard.reserve else "")
+                + ": hard limit reached"
+            )
         rate_ok = guard.target_burn_rate is None or rate <= target
         if not rate_ok:
-            reasons.append(f"burn rate {_fmt(rate)} {unit}/h ({rate_from}) is above the target {_fmt(target)} {unit}/h")
+            reasons.append(
+                f"burn rate {_fmt(rate)} {unit}/h ({rate_from}) is above the target {_fmt(target)} {unit}/h"
+            )
         forecast_ok = True
-        if hard_ok and guard.period_end is not None and exhaustion is not None and exhaustion < _utc(guard.period_end):
+        if (
+            hard_ok
+            and guard.period_end is not None
+            and exhaustion is not None
+            and exhaustion < _utc(guard.period_end)
+        ):
             forecast_ok = False
-            reasons.append(f"at {_fmt(rate)} {unit}/h the remaining {_fmt(remaining)} {unit} runs out at "
-                           f"{exhaustion.isoformat(timespec='minutes')}, before the period ends "
-                           f"({_utc(guard.period_end).isoformat(timespec='minutes')})")
+            reasons.append(
+                f"at {_fmt(rate)} {unit}/h the remaining {_fmt(remaining)} {unit} runs out at "
+                f"{exhaustion.isoformat(timespec='minutes')}, before the period ends "
+                f"({_utc(guard.period_end).isoformat(timespec='minutes')})"
+            )
         if hard_ok and guard.min_hours_left is not None and hours_left < guard.min_hours_left:
             forecast_ok = False
-            reasons.append(f"at {_fmt(rate)} {unit}/h the remaining {_fmt(remaining)} {unit} lasts "
-                           f"{hours_left:,.1f} h, less than {guard.min_hours_left:g} h")
+            reasons.append(
+                f"at {_fmt(rate)} {unit}/h the remaining {_fmt(remaining)} {unit} lasts "
+                f"{hours_left:,.1f} h, less than {guard.min_hours_left:g} h"
+            )
     ok = bool(hard_ok and rate_ok and forecast_ok)
     if ok:
         lasts = "indefinitely" if math.isinf(hours_left) else f"{hours_left:,.1f} h"
         reasons.append(f"within limits: {_fmt(remaining)} {unit} left, {_fmt(rate)} {unit}/h, lasts {lasts}")
     return {
-        "Provider": guard.provider, "Fact": guard.fact_name, "Unit": unit,
-        "Budget": budget, "Reserve": float(guard.reserve), "Spent": spent, "Remaining": remaining,
-        "BurnRate": rate, "TargetBurnRate": target,
+        "Provider": guard.provider,
+        "Fact": guard.fact_name,
+        "Unit": unit,
+        "Budget": budget,
+        "Reserve": float(guard.reserve),
+        "Spent": spent,
+        "Remaining": remaining,
+        "BurnRate": rate,
+        "TargetBurnRate": target,
         "HoursLeft": hours_left if not math.isinf(hours_left) else np.inf,
         "ExhaustionTime": exhaustion.isoformat(timespec="seconds") if exhaustion else None,
         "PeriodEnd": _utc(guard.period_end).isoformat(timespec="seconds") if guard.period_end else None,
-        "HardLimitOk": bool(hard_ok), "BurnRateOk": bool(rate_ok), "ForecastOk": bool(forecast_ok),
-        "Ok": ok, "Reason": "; ".join(reasons),
+        "HardLimitOk": bool(hard_ok),
+        "BurnRateOk": bool(rate_ok),
+        "ForecastOk": bool(forecast_ok),
+        "Ok": ok,
+        "Reason": "; ".join(reasons),
     }
 
 
@@ -261,9 +311,20 @@ class BudgetReport(Publisher):
         rows = frame.to_dict("records")
         shown = rows if self.params.all_providers else [r for r in rows if not r["Ok"]]
         stopped = [r["Provider"] for r in rows if not r["Ok"]]
-        summary = (f"new requests stopped for {', '.join(stopped)}: " if stopped else "every provider within limits: ") + \
-            " | ".join(f"{r['Provider']}: {r['Reason']}" for r in shown)
-        requested = [{"provider": r["Provider"], "fact": r["Fact"], "ok": bool(r["Ok"]), "reason": r["Reason"],
-                      "hours_left": None if not np.isfinite(r["HoursLeft"]) else round(float(r["HoursLeft"]), 2),
-                      "exhaustion_time": r["ExhaustionTime"]} for r in shown]
+        summary = (
+            f"new requests stopped for {', '.join(stopped)}: "
+            if stopped
+            else "every provider within limits: "
+        ) + " | ".join(f"{r['Provider']}: {r['Reason']}" for r in shown)
+        requested = [
+            {
+                "provider": r["Provider"],
+                "fact": r["Fact"],
+                "ok": bool(r["Ok"]),
+                "reason": r["Reason"],
+                "hours_left": None if not np.isfinite(r["HoursLeft"]) else round(float(r["HoursLeft"]), 2),
+                "exhaustion_time": r["ExhaustionTime"],
+            }
+            for r in shown
+        ]
         return PublishResult(summary=summary, requested=requested)

@@ -64,8 +64,15 @@ def figure_of_merit(
             return INF
         value = float(performance) * float(running + 1) / max_allowed
     except TypeError:
-        logger.warning("figure_of_merit: non-numeric input (performance=%r, running=%r, max_allowed=%r, "
-                       "idle=%r, max_idle=%r); using the worst value", performance, running, max_allowed, idle, max_idle)
+        logger.warning(
+            "figure_of_merit: non-numeric input (performance=%r, running=%r, max_allowed=%r, "
+            "idle=%r, max_idle=%r); using the worst value",
+            performance,
+            running,
+            max_allowed,
+            idle,
+            max_idle,
+        )
         return INF
     return INF if math.isnan(value) else value
 
@@ -104,7 +111,9 @@ def entries_of_type(factory_entries: Any, entry_type: str) -> pd.DataFrame:
 
 
 # -- literal configuration files -------------------------------------------------------------------
-def parse_literal(text: str, *, where: str = "<text>", calls: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+def parse_literal(
+    text: str, *, where: str = "<text>", calls: Mapping[str, Callable[..., Any]] | None = None
+) -> Any:
     """Parse a Python literal (dicts, lists, tuples, sets, strings, numbers, booleans, None).
 
     Never runs code: the syntax tree is walked and anything but a literal is refused with a message

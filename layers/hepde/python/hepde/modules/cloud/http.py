@@ -58,9 +58,12 @@ Transport = Callable[[str, str, Mapping[str, str], bytes | None, float], HttpRes
 class UrllibTransport:
     """The real transport: one HTTPS request with ``urllib``; HTTP error statuses are returned, not raised."""
 
-    def __call__(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None,
-                 timeout: float) -> HttpResponse:
-        request = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers})
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+    ) -> HttpResponse:
+        request = urllib.request.Request(
+            url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - URLs come from config
                 return HttpResponse(answer.status, answer.read(), dict(answer.headers), url)
@@ -73,16 +76,24 @@ class UrllibTransport:
 class HttpClient:
     """JSON over HTTP with bounded retries on 429/5xx and connection errors."""
 
-    def __init__(self, transport: Transport | None = None, *, retries: int = 2, retry_wait: float = 1.0,
-                 timeout: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        transport: Transport | None = None,
+        *,
+        retries: int = 2,
+        retry_wait: float = 1.0,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.transport = transport or UrllibTransport()
         self.retries = max(0, retries)
         self.retry_wait = retry_wait
         self.timeout = timeout
         self._sleep = sleep
 
-    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                body: bytes | None = None) -> HttpResponse:
+    def request(
+        self, method: str, url: str, *, headers: Mapping[str, str] | None = None, body: bytes | None = None
+    ) -> HttpResponse:
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             if attempt:
@@ -104,9 +115,15 @@ class HttpClient:
     def get_json(self, url: str, *, headers: Mapping[str, str] | None = None) -> Any:
         return self.request("GET", url, headers={"Accept": "application/json", **(headers or {})}).json()
 
-    def post_form(self, url: str, form: Mapping[str, str], *, headers: Mapping[str, str] | None = None) -> Any:
+    def post_form(
+        self, url: str, form: Mapping[str, str], *, headers: Mapping[str, str] | None = None
+    ) -> Any:
         body = urllib.parse.urlencode(dict(form)).encode()
-        hdrs = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json", **(headers or {})}
+        hdrs = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            **(headers or {}),
+        }
         return self.request("POST", url, headers=hdrs, body=body).json()
 
 
@@ -126,7 +143,9 @@ def sign_rs256_jwt(claims: Mapping[str, Any], private_key_pem: str, *, key_id: s
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise CloudConfigError("signing a JWT needs the 'cryptography' package (pip install cryptography)") from exc
+        raise CloudConfigError(
+            "signing a JWT needs the 'cryptography' package (pip install cryptography)"
+        ) from exc
     try:
         key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
     except (ValueError, TypeError) as exc:
@@ -136,8 +155,10 @@ def sign_rs256_jwt(claims: Mapping[str, Any], private_key_pem: str, *, key_id: s
     header: dict[str, Any] = {"alg": "RS256", "typ": "JWT"}
     if key_id:
         header["kid"] = key_id
-    signing_input = f"{_b64url(json.dumps(header, separators=(',', ':')).encode())}." \
-                    f"{_b64url(json.dumps(dict(claims), separators=(',', ':')).encode())}"
+    signing_input = (
+        f"{_b64url(json.dumps(header, separators=(',', ':')).encode())}."
+        f"{_b64url(json.dumps(dict(claims), separators=(',', ':')).encode())}"
+    )
     signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64url(signature)}"
 
@@ -199,14 +220,26 @@ def _token_from(answer: Any, url: str) -> tuple[str, float]:
 class ClientCredentials:
     """OAuth2 client-credentials grant; ``auth_method`` is ``private_key_jwt`` or ``client_secret_basic``."""
 
-    def __init__(self, http: HttpClient, token_url: str, client_id: str, secret: Callable[[], str], *,
-                 auth_method: str = "private_key_jwt", scope: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        token_url: str,
+        client_id: str,
+        secret: Callable[[], str],
+        *,
+        auth_method: str = "private_key_jwt",
+        scope: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if auth_method not in ("private_key_jwt", "client_secret_basic"):
-            raise CloudConfigError(f"auth_method must be 'private_key_jwt' or 'client_secret_basic', got {auth_method!r}")
+            raise CloudConfigError(
+                f"auth_method must be 'private_key_jwt' or 'client_secret_basic', got {auth_method!r}"
+            )
         self.http, self.token_url, self.client_id = http, token_url, client_id
         self._secret, self.auth_method, self.scope, self._clock = secret, auth_method, scope, clock
-        self._cache = _shared_cache(f"client_credentials {token_url} {client_id} {auth_method} {scope}", clock)
+        self._cache = _shared_cache(
+            f"client_credentials {token_url} {client_id} {auth_method} {scope}", clock
+        )
 
     def _fetch(self) -> tuple[str, float]:
         form = {"grant_type": "client_credentials"}
@@ -216,13 +249,21 @@ class ClientCredentials:
         if self.auth_method == "private_key_jwt":
             now = int(self._clock())
             assertion = sign_rs256_jwt(
-                {"iss": self.client_id, "sub": self.client_id, "aud": self.token_url, "iat": now,
-                 "exp": now + 300, "jti": uuid.uuid4().hex},
+                {
+                    "iss": self.client_id,
+                    "sub": self.client_id,
+                    "aud": self.token_url,
+                    "iat": now,
+                    "exp": now + 300,
+                    "jti": uuid.uuid4().hex,
+                },
                 self._secret(),
             )
-            form.update(client_id=self.client_id,
-                        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                        client_assertion=assertion)
+            form.update(
+                client_id=self.client_id,
+                client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                client_assertion=assertion,
+            )
         else:
             pair = f"{urllib.parse.quote(self.client_id)}:{urllib.parse.quote(self._secret())}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
@@ -237,10 +278,19 @@ class ServiceAccountToken:
 
     SCOPE = "https://www.googleapis.com/auth/compute.readonly"
 
-    def __init__(self, http: HttpClient, key: Callable[[], Mapping[str, Any]], *, scope: str = SCOPE,
-                 cache_key: str | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        key: Callable[[], Mapping[str, Any]],
+        *,
+        scope: str = SCOPE,
+        cache_key: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.http, self._key, self.scope, self._clock = http, key, scope, clock
-        self._cache = _shared_cache(f"service_account {cache_key} {scope}", clock) if cache_key else _CachedToken(clock)
+        self._cache = (
+            _shared_cache(f"service_account {cache_key} {scope}", clock) if cache_key else _CachedToken(clock)
+        )
 
     def _fetch(self) -> tuple[str, float]:
         key = self._key()
@@ -250,11 +300,19 @@ class ServiceAccountToken:
         token_uri = key.get("token_uri") or "https://oauth2.googleapis.com/token"
         now = int(self._clock())
         assertion = sign_rs256_jwt(
-            {"iss": key["client_email"], "scope": self.scope, "aud": token_uri, "iat": now, "exp": now + 3600},
-            key["private_key"], key_id=key.get("private_key_id"),
+            {
+                "iss": key["client_email"],
+                "scope": self.scope,
+                "aud": token_uri,
+                "iat": now,
+                "exp": now + 3600,
+            },
+            key["private_key"],
+            key_id=key.get("private_key_id"),
         )
-        answer = self.http.post_form(token_uri, {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                                 "assertion": assertion})
+        answer = self.http.post_form(
+            token_uri, {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+        )
         return _token_from(answer, token_uri)
 
     def token(self) -> str:

@@ -32,10 +32,14 @@ class SecretsManagerAdapter:
         try:
             answer = self.client.get_secret_value(SecretId=secret_id)
         except Exception as exc:  # botocore ClientError, NoCredentialsError ...
-            raise CloudConfigError(f"secret '{secret_id}' could not be read from Secrets Manager: {exc}") from exc
+            raise CloudConfigError(
+                f"secret '{secret_id}' could not be read from Secrets Manager: {exc}"
+            ) from exc
         value = answer.get("SecretString")
         if value is None:
-            raise CloudConfigError(f"secret '{secret_id}' has no SecretString (binary secrets are not supported)")
+            raise CloudConfigError(
+                f"secret '{secret_id}' has no SecretString (binary secrets are not supported)"
+            )
         return value
 
     @classmethod
@@ -59,8 +63,10 @@ class SecretRef(BaseModel):
     def _exactly_one(self) -> SecretRef:
         given = [k for k in ("env", "secrets_manager", "file") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("a secret reference is exactly one of {env: NAME}, {secrets_manager: ARN, key?: FIELD}, "
-                             f"{{file: PATH}}; got {', '.join(given) or 'none'}")
+            raise ValueError(
+                "a secret reference is exactly one of {env: NAME}, {secrets_manager: ARN, key?: FIELD}, "
+                f"{{file: PATH}}; got {', '.join(given) or 'none'}"
+            )
         if self.key and not self.secrets_manager:
             raise ValueError("'key' is only meaningful with 'secrets_manager'")
         return self
@@ -69,20 +75,26 @@ class SecretRef(BaseModel):
         if self.env:
             return f"environment variable {self.env}"
         if self.secrets_manager:
-            return f"Secrets Manager secret {self.secrets_manager}" + (f" (key {self.key})" if self.key else "")
+            return f"Secrets Manager secret {self.secrets_manager}" + (
+                f" (key {self.key})" if self.key else ""
+            )
         return f"file {self.file}"
 
     def resolve(self, secrets_manager: SecretsManagerAdapter | None = None) -> str:
         if self.env:
             value = os.environ.get(self.env)
             if not value:
-                raise CloudConfigError(f"environment variable {self.env} is not set (it should hold a secret)")
+                raise CloudConfigError(
+                    f"environment variable {self.env} is not set (it should hold a secret)"
+                )
             return value
         if self.file:
             try:
                 return Path(self.file).read_text()
             except OSError as exc:
-                raise CloudConfigError(f"secret file '{self.file}' cannot be read: {exc.strerror or exc}") from exc
+                raise CloudConfigError(
+                    f"secret file '{self.file}' cannot be read: {exc.strerror or exc}"
+                ) from exc
         assert self.secrets_manager
         text = (secrets_manager or SecretsManagerAdapter.default()).secret_string(self.secrets_manager)
         if not self.key:
@@ -90,7 +102,9 @@ class SecretRef(BaseModel):
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise CloudConfigError(f"secret '{self.secrets_manager}' is not JSON, so it has no key '{self.key}'") from exc
+            raise CloudConfigError(
+                f"secret '{self.secrets_manager}' is not JSON, so it has no key '{self.key}'"
+            ) from exc
         if not isinstance(data, dict) or self.key not in data:
             raise CloudConfigError(f"secret '{self.secrets_manager}' has no key '{self.key}'")
         return str(data[self.key])

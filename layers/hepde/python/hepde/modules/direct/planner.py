@@ -52,10 +52,31 @@ from hepde.modules.direct.targets import BatchTarget, CETarget, Target
 IDLE, RUNNING, HELD = 1, 2, 5
 UNROUTED = "(unrouted)"
 
-SUBMISSION_COLUMNS = ["route", "target", "kind", "schedd", "pilots", "nodes", "cores_per_pilot", "walltime_minutes",
-                      "node_hours", "idle_jobs", "pending_pilots", "limited_by", "submit"]
-DEMAND_COLUMNS = ["route", "mpi", "idle_jobs", "idle_cores", "pending_pilots", "planned_pilots", "unserved_jobs",
-                  "why_unserved"]
+SUBMISSION_COLUMNS = [
+    "route",
+    "target",
+    "kind",
+    "schedd",
+    "pilots",
+    "nodes",
+    "cores_per_pilot",
+    "walltime_minutes",
+    "node_hours",
+    "idle_jobs",
+    "pending_pilots",
+    "limited_by",
+    "submit",
+]
+DEMAND_COLUMNS = [
+    "route",
+    "mpi",
+    "idle_jobs",
+    "idle_cores",
+    "pending_pilots",
+    "planned_pilots",
+    "unserved_jobs",
+    "why_unserved",
+]
 
 
 @dataclass
@@ -122,24 +143,35 @@ class DirectSubmissionPlanner(Transform):
                 raise ValueError(f"target names must be unique: {dupes}")
             rnames = [r.name for r in self.routes]
             if len(set(rnames)) != len(rnames):
-                raise ValueError(f"route names must be unique: {sorted({n for n in rnames if rnames.count(n) > 1})}")
+                raise ValueError(
+                    f"route names must be unique: {sorted({n for n in rnames if rnames.count(n) > 1})}"
+                )
             by_name = {t.name: t for t in self.targets}
             for r in self.routes:
                 unknown = [t for t in r.targets if t not in by_name]
                 if unknown:
                     raise ValueError(f"route '{r.name}' names unknown target(s) {unknown} (targets: {names})")
                 if r.mpi:
-                    bad = [t for t in r.targets
-                           if not (isinstance(by_name[t], BatchTarget) and by_name[t].mpi_capable)]
+                    bad = [
+                        t
+                        for t in r.targets
+                        if not (isinstance(by_name[t], BatchTarget) and by_name[t].mpi_capable)
+                    ]
                     if bad:
-                        raise ValueError(f"MPI route '{r.name}' may only use MPI-capable batch targets; "
-                                         f"not MPI-capable: {bad}")
+                        raise ValueError(
+                            f"MPI route '{r.name}' may only use MPI-capable batch targets; "
+                            f"not MPI-capable: {bad}"
+                        )
             return self
 
     def __init__(self, parameters: Any = None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
-        consumes: dict[str, Any] = {"job_manifests": pd.DataFrame, "pilot_manifests": pd.DataFrame,
-                                    "pilot_manifests_snapshot": dict, "bridge_actions": pd.DataFrame}
+        consumes: dict[str, Any] = {
+            "job_manifests": pd.DataFrame,
+            "pilot_manifests": pd.DataFrame,
+            "pilot_manifests_snapshot": dict,
+            "bridge_actions": pd.DataFrame,
+        }
         if any(isinstance(t, BatchTarget) for t in self.params.targets):
             consumes["hpc_allocations"] = pd.DataFrame
         self._consumes = consumes
@@ -162,7 +194,11 @@ class DirectSubmissionPlanner(Transform):
                 committed[t.allocation_key] += states[name].node_hours
 
         jobs = data_block["job_manifests"]
-        idle = jobs[jobs["JobStatus"].astype("Int64") == IDLE] if not jobs.empty and "JobStatus" in jobs else jobs.iloc[0:0]
+        idle = (
+            jobs[jobs["JobStatus"].astype("Int64") == IDLE]
+            if not jobs.empty and "JobStatus" in jobs
+            else jobs.iloc[0:0]
+        )
         routes = route_jobs(idle, p.routes) if not idle.empty else pd.Series([], dtype=object)
         budget = {"global": p.max_submit_per_cycle}
         rows: list[dict[str, Any]] = []
@@ -170,20 +206,36 @@ class DirectSubmissionPlanner(Transform):
         for route in p.routes:
             mine = idle[routes == route.name] if not idle.empty else idle
             if route.mpi:
-                demand.append(self._plan_mpi(route, mine, targets, states, allocations, committed, budget, rows))
+                demand.append(
+                    self._plan_mpi(route, mine, targets, states, allocations, committed, budget, rows)
+                )
             else:
-                demand.append(self._plan_cores(route, mine, targets, states, allocations, committed, budget, rows))
+                demand.append(
+                    self._plan_cores(route, mine, targets, states, allocations, committed, budget, rows)
+                )
         unrouted = int(routes.isna().sum()) if len(routes) else 0
         if unrouted:
             cores = self._cores(idle[routes.isna()])
-            demand.append({"route": UNROUTED, "mpi": False, "idle_jobs": unrouted, "idle_cores": int(sum(cores)),
-                           "pending_pilots": 0, "planned_pilots": 0, "unserved_jobs": unrouted,
-                           "why_unserved": "no route's expression matches"})
+            demand.append(
+                {
+                    "route": UNROUTED,
+                    "mpi": False,
+                    "idle_jobs": unrouted,
+                    "idle_cores": int(sum(cores)),
+                    "pending_pilots": 0,
+                    "planned_pilots": 0,
+                    "unserved_jobs": unrouted,
+                    "why_unserved": "no route's expression matches",
+                }
+            )
         submissions = pd.DataFrame(rows, columns=SUBMISSION_COLUMNS)
         for col in ("pilots", "nodes", "cores_per_pilot", "walltime_minutes", "idle_jobs", "pending_pilots"):
             submissions[col] = submissions[col].astype("int64")
         submissions["node_hours"] = submissions["node_hours"].astype("float64")
-        return {"pilot_submissions": submissions, "routed_demand": pd.DataFrame(demand, columns=DEMAND_COLUMNS)}
+        return {
+            "pilot_submissions": submissions,
+            "routed_demand": pd.DataFrame(demand, columns=DEMAND_COLUMNS),
+        }
 
     # -- what is already there ----------------------------------------------------------------------
     @staticmethod
@@ -192,8 +244,13 @@ class DirectSubmissionPlanner(Transform):
             return set()
         return {str(k) for k in pilots[KEY_ATTR].dropna()}
 
-    def _inventory(self, pilots: pd.DataFrame, targets: dict[str, Target], states: dict[str, _TargetState],
-                   taken_at: float | None) -> None:
+    def _inventory(
+        self,
+        pilots: pd.DataFrame,
+        targets: dict[str, Target],
+        states: dict[str, _TargetState],
+        taken_at: float | None,
+    ) -> None:
         if pilots.empty or TARGET_ATTR not in pilots:
             return
         for rec in pilots.to_dict(orient="records"):
@@ -209,8 +266,14 @@ class DirectSubmissionPlanner(Transform):
             elif status == RUNNING:
                 st.running += 1
                 started = _float(rec.get("EnteredCurrentStatus"))
-                if taken_at is not None and started is not None and taken_at - started < self.params.startup_grace:
-                    st.pending[(str(rec.get(ROUTE_ATTR) or ""), nodes)] += 1  # starting up: jobs not claimed yet
+                if (
+                    taken_at is not None
+                    and started is not None
+                    and taken_at - started < self.params.startup_grace
+                ):
+                    st.pending[(str(rec.get(ROUTE_ATTR) or ""), nodes)] += (
+                        1  # starting up: jobs not claimed yet
+                    )
             elif status == HELD:
                 st.held += 1
             else:
@@ -218,8 +281,14 @@ class DirectSubmissionPlanner(Transform):
             if isinstance(t, BatchTarget) and status in (IDLE, RUNNING):
                 st.node_hours += t.node_hours(nodes)
 
-    def _in_flight(self, actions: pd.DataFrame, targets: dict[str, Target], states: dict[str, _TargetState],
-                   keys_seen: set[str], taken_at: float | None) -> None:
+    def _in_flight(
+        self,
+        actions: pd.DataFrame,
+        targets: dict[str, Target],
+        states: dict[str, _TargetState],
+        keys_seen: set[str],
+        taken_at: float | None,
+    ) -> None:
         if actions is None or actions.empty:
             return
         margin = self.params.settle_margin
@@ -229,7 +298,9 @@ class DirectSubmissionPlanner(Transform):
             if rec.get("send_status") == "send_failed" or str(rec.get("key")) in keys_seen:
                 continue
             status = rec.get("result_status")
-            status = None if status is None or (isinstance(status, float) and math.isnan(status)) else str(status)
+            status = (
+                None if status is None or (isinstance(status, float) and math.isnan(status)) else str(status)
+            )
             if status in NO_EFFECT:
                 continue
             settle = _float(rec.get("result_at")) if status else _float(rec.get("expires_at"))
@@ -251,8 +322,11 @@ class DirectSubmissionPlanner(Transform):
         missing = {"allocation", "node_hours_left"} - set(frame.columns)
         if missing:
             raise ValueError(f"hpc_allocations lacks column(s) {sorted(missing)}")
-        return {str(a): float(h) for a, h in zip(frame["allocation"], frame["node_hours_left"], strict=True)
-                if _float(h) is not None}
+        return {
+            str(a): float(h)
+            for a, h in zip(frame["allocation"], frame["node_hours_left"], strict=True)
+            if _float(h) is not None
+        }
 
     def _cores(self, jobs: pd.DataFrame) -> list[int]:
         col = self.params.cores_attribute
@@ -263,11 +337,20 @@ class DirectSubmissionPlanner(Transform):
         return [_int(v, 1) for v in jobs[col]]
 
     # -- limits --------------------------------------------------------------------------------
-    def _room(self, t: Target, st: _TargetState, allocations: dict[str, float], committed: dict[str, float],
-              budget: dict[str, int], nodes: int) -> tuple[int, dict[str, int]]:
+    def _room(
+        self,
+        t: Target,
+        st: _TargetState,
+        allocations: dict[str, float],
+        committed: dict[str, float],
+        budget: dict[str, int],
+        nodes: int,
+    ) -> tuple[int, dict[str, int]]:
         """How many more pilots of ``nodes`` nodes ``t`` may get now, and each limit's room."""
-        rooms: dict[str, int] = {"max_submit_per_cycle": t.max_submit_per_cycle - st.planned,
-                                 "channel_max_submit_per_cycle": budget["global"]}
+        rooms: dict[str, int] = {
+            "max_submit_per_cycle": t.max_submit_per_cycle - st.planned,
+            "channel_max_submit_per_cycle": budget["global"],
+        }
         if isinstance(t, CETarget):
             rooms["max_idle_pilots"] = t.max_idle_pilots - st.queued
             rooms["max_pilots"] = t.max_pilots - st.total
@@ -286,8 +369,15 @@ class DirectSubmissionPlanner(Transform):
     def _binding(wanted: int, rooms: dict[str, int]) -> str:
         return ",".join(sorted(k for k, v in rooms.items() if v < wanted))
 
-    def _take(self, t: Target, st: _TargetState, n: int, nodes: int, committed: dict[str, float],
-              budget: dict[str, int]) -> None:
+    def _take(
+        self,
+        t: Target,
+        st: _TargetState,
+        n: int,
+        nodes: int,
+        committed: dict[str, float],
+        budget: dict[str, int],
+    ) -> None:
         st.planned += n
         budget["global"] -= n
         if isinstance(t, BatchTarget):
@@ -295,18 +385,39 @@ class DirectSubmissionPlanner(Transform):
             st.node_hours += hours
             committed[t.allocation_key] += hours
 
-    def _row(self, route: Route, t: Target, n: int, nodes: int, idle_jobs: int, pending: int, limited: str) -> dict[str, Any]:
+    def _row(
+        self, route: Route, t: Target, n: int, nodes: int, idle_jobs: int, pending: int, limited: str
+    ) -> dict[str, Any]:
         hours = n * t.node_hours(nodes) if isinstance(t, BatchTarget) else n * t.walltime_minutes / 60.0
         cores = t.cores_per_node * nodes if isinstance(t, BatchTarget) else t.cores_per_pilot
-        return {"route": route.name, "target": t.name, "kind": t.kind, "schedd": t.schedd, "pilots": int(n),
-                "nodes": int(nodes), "cores_per_pilot": int(cores), "walltime_minutes": int(t.walltime_minutes),
-                "node_hours": float(hours), "idle_jobs": int(idle_jobs), "pending_pilots": int(pending),
-                "limited_by": limited, "submit": json.dumps(t.description(nodes), sort_keys=True)}
+        return {
+            "route": route.name,
+            "target": t.name,
+            "kind": t.kind,
+            "schedd": t.schedd,
+            "pilots": int(n),
+            "nodes": int(nodes),
+            "cores_per_pilot": int(cores),
+            "walltime_minutes": int(t.walltime_minutes),
+            "node_hours": float(hours),
+            "idle_jobs": int(idle_jobs),
+            "pending_pilots": int(pending),
+            "limited_by": limited,
+            "submit": json.dumps(t.description(nodes), sort_keys=True),
+        }
 
     # -- ordinary routes -----------------------------------------------------------------------------
-    def _plan_cores(self, route: Route, jobs: pd.DataFrame, targets: dict[str, Target], states: dict[str, _TargetState],
-                    allocations: dict[str, float], committed: dict[str, float], budget: dict[str, int],
-                    rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def _plan_cores(
+        self,
+        route: Route,
+        jobs: pd.DataFrame,
+        targets: dict[str, Target],
+        states: dict[str, _TargetState],
+        allocations: dict[str, float],
+        committed: dict[str, float],
+        budget: dict[str, int],
+        rows: list[dict[str, Any]],
+    ) -> dict[str, Any]:
         remaining = sorted(self._cores(jobs), reverse=True)
         n_jobs, total_cores = len(remaining), sum(remaining)
         pending_total = 0
@@ -346,21 +457,46 @@ class DirectSubmissionPlanner(Transform):
                 self._take(t, st, n, t.nodes, committed, budget)
                 planned += n
                 remaining = _absorb(remaining, n * per, per)
-        return {"route": route.name, "mpi": False, "idle_jobs": n_jobs, "idle_cores": int(total_cores),
-                "pending_pilots": pending_total, "planned_pilots": planned, "unserved_jobs": len(remaining),
-                "why_unserved": "; ".join(sorted(reasons)) if remaining else ""}
+        return {
+            "route": route.name,
+            "mpi": False,
+            "idle_jobs": n_jobs,
+            "idle_cores": int(total_cores),
+            "pending_pilots": pending_total,
+            "planned_pilots": planned,
+            "unserved_jobs": len(remaining),
+            "why_unserved": "; ".join(sorted(reasons)) if remaining else "",
+        }
 
     # -- MPI routes ------------------------------------------------------------------------------------
-    def _plan_mpi(self, route: Route, jobs: pd.DataFrame, targets: dict[str, Target], states: dict[str, _TargetState],
-                  allocations: dict[str, float], committed: dict[str, float], budget: dict[str, int],
-                  rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def _plan_mpi(
+        self,
+        route: Route,
+        jobs: pd.DataFrame,
+        targets: dict[str, Target],
+        states: dict[str, _TargetState],
+        allocations: dict[str, float],
+        committed: dict[str, float],
+        budget: dict[str, int],
+        rows: list[dict[str, Any]],
+    ) -> dict[str, Any]:
         col = self.params.nodes_attribute
-        needs = sorted((_int(v, 1) for v in jobs[col]) if (not jobs.empty and col in jobs) else [1] * len(jobs),
-                       reverse=True)
+        needs = sorted(
+            (_int(v, 1) for v in jobs[col]) if (not jobs.empty and col in jobs) else [1] * len(jobs),
+            reverse=True,
+        )
         n_jobs = len(needs)
         # waiting MPI pilots of this route absorb jobs of at most their node count
-        waiting = sorted((nodes for name in route.targets for (r, nodes), c in states[name].pending.items()
-                          if r == route.name for _ in range(c)), reverse=True)
+        waiting = sorted(
+            (
+                nodes
+                for name in route.targets
+                for (r, nodes), c in states[name].pending.items()
+                if r == route.name
+                for _ in range(c)
+            ),
+            reverse=True,
+        )
         pending_total = len(waiting)
         unserved: list[int] = []
         for need in needs:
@@ -397,15 +533,30 @@ class DirectSubmissionPlanner(Transform):
                 break
             if not placed:
                 left.append(need)
-        for (name, need) in sorted(set(planned) | set(binding)):
+        for name, need in sorted(set(planned) | set(binding)):
             t = targets[name]
             pending_here = sum(c for (r, _), c in states[name].pending.items() if r == route.name)
-            rows.append(self._row(route, t, planned.get((name, need), 0), need, n_jobs, pending_here,
-                                  ",".join(sorted(binding.get((name, need), set())))))
-        return {"route": route.name, "mpi": True, "idle_jobs": n_jobs,
-                "idle_cores": int(sum(self._cores(jobs))), "pending_pilots": pending_total,
-                "planned_pilots": int(sum(planned.values())), "unserved_jobs": len(left),
-                "why_unserved": "; ".join(sorted(reasons)) if left else ""}
+            rows.append(
+                self._row(
+                    route,
+                    t,
+                    planned.get((name, need), 0),
+                    need,
+                    n_jobs,
+                    pending_here,
+                    ",".join(sorted(binding.get((name, need), set()))),
+                )
+            )
+        return {
+            "route": route.name,
+            "mpi": True,
+            "idle_jobs": n_jobs,
+            "idle_cores": int(sum(self._cores(jobs))),
+            "pending_pilots": pending_total,
+            "planned_pilots": int(sum(planned.values())),
+            "unserved_jobs": len(left),
+            "why_unserved": "; ".join(sorted(reasons)) if left else "",
+        }
 
 
 def _absorb(jobs_desc: list[int], capacity: int, per_pilot: int) -> list[int]:

@@ -6,7 +6,7 @@ cycle's generation, the route, the target and the node count, so a retried publi
 same keys and the bridge absorbs the copies.
 
 Order of writes: a ``bridge_action`` record per action (``send_status: sending``), the messages (SQS
-``SendMessageBatch`` through :class:`~hepde.bridge.sqs.SqsQueue`, the publish Lambda's own client), then
+``SendMessageBatch`` through :class:`~hepde.bridge_queue.SqsQueue`, the publish Lambda's own client), then
 the records again (``sent``).  If SQS refuses, the records say ``send_failed`` and the publisher fails
 (the cycle fails with ``PublisherFailedError``; the next cycle decides again).  If the Lambda dies in
 between, the records stay ``sending``: the planner counts them as in flight until they expire — at
@@ -67,7 +67,7 @@ class BridgeSubmitPublisher(Publisher):
         return store()
 
     def queue(self) -> Any:
-        from hepde.bridge.sqs import QueueNotFoundError, SqsQueue
+        from hepde.bridge_queue import QueueNotFoundError, SqsQueue
         from hepde.naming import bridge_actions_queue
 
         client = self.sqs_client()
@@ -94,13 +94,27 @@ class BridgeSubmitPublisher(Publisher):
             if count <= 0:
                 continue
             nodes = int(row.get("nodes") or 1)
-            reason = (f"route {row.get('route')}: {row.get('idle_jobs')} idle job(s), {row.get('pending_pilots')} "
-                      f"pilot(s) pending" + (f"; limited by {row['limited_by']}" if row.get("limited_by") else ""))
-            out.append(SubmitPilots(
-                key=idempotency_key(self.channel_name, generation, "submit", row["route"], row["target"], nodes),
-                channel=self.channel_name, generation=generation, created_at=now,
-                expires_at=now + self.params.action_ttl, reason=reason, schedd=str(row["schedd"]), count=count,
-                description=json.loads(row["submit"]), target=str(row["target"]), route=str(row["route"])))
+            reason = (
+                f"route {row.get('route')}: {row.get('idle_jobs')} idle job(s), {row.get('pending_pilots')} "
+                f"pilot(s) pending" + (f"; limited by {row['limited_by']}" if row.get("limited_by") else "")
+            )
+            out.append(
+                SubmitPilots(
+                    key=idempotency_key(
+                        self.channel_name, generation, "submit", row["route"], row["target"], nodes
+                    ),
+                    channel=self.channel_name,
+                    generation=generation,
+                    created_at=now,
+                    expires_at=now + self.params.action_ttl,
+                    reason=reason,
+                    schedd=str(row["schedd"]),
+                    count=count,
+                    description=json.loads(row["submit"]),
+                    target=str(row["target"]),
+                    route=str(row["route"]),
+                )
+            )
         return out
 
     def publish(self, data_block: Any) -> PublishResult:
@@ -116,17 +130,37 @@ class BridgeSubmitPublisher(Publisher):
         ns = channel_namespace(self.channel_name)
 
         def record(a: SubmitPilots, status: str, error: str = "") -> None:
-            store.put_record(ns, SENT_RECORD, record_ident(a.created_at, a.key), {
-                "key": a.key, "kind": a.kind, "target": a.target, "route": a.route, "count": a.count,
-                "nodes": int(json.loads(a.description.get("+HepdeNodes", "1")) if a.description.get("+HepdeNodes") else 1),
-                "schedd": a.schedd, "generation": a.generation, "sent_at": a.created_at, "expires_at": a.expires_at,
-                "send_status": status, "queue": queue.name, **({"error": error} if error else {})})
+            store.put_record(
+                ns,
+                SENT_RECORD,
+                record_ident(a.created_at, a.key),
+                {
+                    "key": a.key,
+                    "kind": a.kind,
+                    "target": a.target,
+                    "route": a.route,
+                    "count": a.count,
+                    "nodes": int(
+                        json.loads(a.description.get("+HepdeNodes", "1"))
+                        if a.description.get("+HepdeNodes")
+                        else 1
+                    ),
+                    "schedd": a.schedd,
+                    "generation": a.generation,
+                    "sent_at": a.created_at,
+                    "expires_at": a.expires_at,
+                    "send_status": status,
+                    "queue": queue.name,
+                    **({"error": error} if error else {}),
+                },
+            )
 
         for a in actions:
             record(a, "sending")
         try:
-            queue.send_batch((a.model_dump_json(), {"kind": a.kind, "key": a.key, "channel": a.channel})
-                             for a in actions)
+            queue.send_batch(
+                (a.model_dump_json(), {"kind": a.kind, "key": a.key, "channel": a.channel}) for a in actions
+            )
         except Exception as exc:
             for a in actions:
                 record(a, "send_failed", str(exc))
@@ -134,8 +168,12 @@ class BridgeSubmitPublisher(Publisher):
         for a in actions:
             record(a, "sent")
         pilots = sum(a.count for a in actions)
-        rows = frame[frame["pilots"] > 0].head(self.params.record_rows).drop(columns=["submit"], errors="ignore")
+        rows = (
+            frame[frame["pilots"] > 0].head(self.params.record_rows).drop(columns=["submit"], errors="ignore")
+        )
         return PublishResult(
             summary=f"sent {len(actions)} submit action(s) for {pilots} pilot(s) to {queue.name}",
-            requested=[{**r, "key": a.key} for r, a in zip(rows.to_dict(orient="records"), actions, strict=False)],
+            requested=[
+                {**r, "key": a.key} for r, a in zip(rows.to_dict(orient="records"), actions, strict=False)
+            ],
         )

@@ -24,8 +24,21 @@ from hepde.actions import check_classad_expression
 from hepde.modules.base import ModuleParameters
 
 #: job attributes unique per job: left out of the routing ads' cache key (not out of the ads)
-PER_JOB_ATTRS = frozenset({"ClusterId", "ProcId", "GlobalJobId", "QDate", "EnteredCurrentStatus", "JobStartDate",
-                           "LastJobStatus", "ServerTime", "JobCurrentStartDate", "RemoteHost", "ScheddName"})
+PER_JOB_ATTRS = frozenset(
+    {
+        "ClusterId",
+        "ProcId",
+        "GlobalJobId",
+        "QDate",
+        "EnteredCurrentStatus",
+        "JobStartDate",
+        "LastJobStatus",
+        "ServerTime",
+        "JobCurrentStartDate",
+        "RemoteHost",
+        "ScheddName",
+    }
+)
 
 
 class Route(ModuleParameters):
@@ -79,8 +92,11 @@ def route_jobs(jobs: pd.DataFrame, routes: Sequence[Route]) -> pd.Series:
     exprs = [(r.name, classad2.ExprTree(r.jobs)) for r in routes]
     text = " ".join(r.jobs for r in routes)
     # per-job attributes are left out of the cache key unless an expression names them
-    key_cols = [c for c in jobs.columns
-                if c not in PER_JOB_ATTRS or re.search(rf"\b{re.escape(str(c))}\b", text, re.IGNORECASE)]
+    key_cols = [
+        c
+        for c in jobs.columns
+        if c not in PER_JOB_ATTRS or re.search(rf"\b{re.escape(str(c))}\b", text, re.IGNORECASE)
+    ]
     cache: dict[tuple[Any, ...], str | None] = {}
     out: list[str | None] = []
     for record in jobs.to_dict(orient="records"):

@@ -66,12 +66,31 @@ class QueueSnapshot(Source):
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         if p.attributes:
             frame = frame[[c for c in p.attributes if c in frame.columns]]
-        return {p.product: frame,
-                f"{p.product}_snapshot": {"taken_at": min(taken.values()), "origins": taken, "rows": int(len(frame))}}
+        return {
+            p.product: frame,
+            f"{p.product}_snapshot": {
+                "taken_at": min(taken.values()),
+                "origins": taken,
+                "rows": int(len(frame)),
+            },
+        }
 
 
-ACTION_LOG_COLUMNS = ["key", "kind", "target", "route", "count", "nodes", "sent_at", "expires_at", "send_status",
-                      "result_status", "result_at", "jobs", "detail"]
+ACTION_LOG_COLUMNS = [
+    "key",
+    "kind",
+    "target",
+    "route",
+    "count",
+    "nodes",
+    "sent_at",
+    "expires_at",
+    "send_status",
+    "result_status",
+    "result_at",
+    "jobs",
+    "detail",
+]
 
 
 @Source.produces(bridge_actions=pd.DataFrame)
@@ -97,20 +116,33 @@ class BridgeActionLog(Source):
         since = time.time() - self.params.horizon
         # idents are "<created ms>-<key>": newest first, the limit keeps the most recent
         sent = db.query_records(ns, SENT_RECORD, newest_first=True, limit=self.params.limit)
-        results = {rec.get("key"): rec for _, rec in db.query_records(ns, RESULT_RECORD, newest_first=True,
-                                                                         limit=self.params.limit)}
+        results = {
+            rec.get("key"): rec
+            for _, rec in db.query_records(ns, RESULT_RECORD, newest_first=True, limit=self.params.limit)
+        }
         rows = []
         for _, rec in sent:
             if float(rec.get("sent_at") or 0) < since:
                 break
             key = rec.get("key")
             res = results.get(key) or {}
-            rows.append({"key": key, "kind": rec.get("kind"), "target": rec.get("target"), "route": rec.get("route"),
-                         "count": int(rec.get("count") or 0), "nodes": int(rec.get("nodes") or 1),
-                         "sent_at": float(rec.get("sent_at") or 0), "expires_at": _num(rec.get("expires_at")),
-                         "send_status": rec.get("send_status"), "result_status": res.get("status"),
-                         "result_at": _num(res.get("at")), "jobs": int(res.get("jobs") or 0),
-                         "detail": res.get("detail") or ""})
+            rows.append(
+                {
+                    "key": key,
+                    "kind": rec.get("kind"),
+                    "target": rec.get("target"),
+                    "route": rec.get("route"),
+                    "count": int(rec.get("count") or 0),
+                    "nodes": int(rec.get("nodes") or 1),
+                    "sent_at": float(rec.get("sent_at") or 0),
+                    "expires_at": _num(rec.get("expires_at")),
+                    "send_status": rec.get("send_status"),
+                    "result_status": res.get("status"),
+                    "result_at": _num(res.get("at")),
+                    "jobs": int(res.get("jobs") or 0),
+                    "detail": res.get("detail") or "",
+                }
+            )
         frame = pd.DataFrame(rows, columns=ACTION_LOG_COLUMNS)
         for col in ("count", "nodes", "jobs"):
             frame[col] = frame[col].astype("int64")

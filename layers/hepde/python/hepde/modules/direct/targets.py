@@ -50,7 +50,11 @@ class _Target(ModuleParameters):
         from hepde.actions import FORBIDDEN_SUBMIT_COMMANDS
 
         for k in v:
-            if k.lower() in FORBIDDEN_SUBMIT_COMMANDS or k.lower() in ("universe", "grid_resource", "executable"):
+            if k.lower() in FORBIDDEN_SUBMIT_COMMANDS or k.lower() in (
+                "universe",
+                "grid_resource",
+                "executable",
+            ):
                 raise ValueError(f"'{k}' cannot be set in 'extra'")
         return v
 

@@ -9,7 +9,7 @@ ALIASES: dict[str, str] = {
     f"{_M}.sources.factory_client": f"{_H}.sources:FactoryClientManifests",
     f"{_M}.transforms.job_clustering": f"{_H}.transforms:JobClustering",
     f"{_M}.transforms.grid_figure_of_merit": f"{_H}.transforms:GridFigureOfMerit",
-    f"{_M}.transforms.glidein_requests": f"{_H}.glidein_requests:GlideinRequestManifests",
+    f"{_M}.transforms.glidein_requests": f"{_H}.transforms:GlideinRequestManifests",
     f"{_M}.publishers.fe_group_classads": f"{_H}.publishers:GlideinWMSManifests",
     f"{_M}.publishers.glideclientglobal": f"{_H}.publishers:GlideClientGlobalManifests",
 }

@@ -68,7 +68,9 @@ OAEP = asym_padding.OAEP(mgf=asym_padding.MGF1(algorithm=hashes.SHA1()), algorit
 class FactoryKeyObj:
     """One factory key + this cycle's symmetric key (GlideinWMS ``Key4Advertize``)."""
 
-    def __init__(self, identity: str, pub_key_id: str, pub_key: RSAPublicKey, sym: SymKey | None = None) -> None:
+    def __init__(
+        self, identity: str, pub_key_id: str, pub_key: RSAPublicKey, sym: SymKey | None = None
+    ) -> None:
         self.identity = identity
         self.pub_key_id = pub_key_id
         self.pub_key = pub_key

@@ -68,7 +68,9 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         elif frame[name].dtype.kind == "f":
             values = [None if v != v else v for v in frame[name].to_numpy().tolist()]
         else:
-            values = [None if (v is None or v is pd.NA or (isinstance(v, float) and v != v)) else v for v in values]
+            values = [
+                None if (v is None or v is pd.NA or (isinstance(v, float) and v != v)) else v for v in values
+            ]
         columns.append(values)
     names = list(frame.columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]

@@ -22,16 +22,66 @@ import pandas as pd
 
 from hepde.errors import DEError
 
-ALLOWED_METHODS = frozenset({
-    "contains", "startswith", "endswith", "match", "fullmatch", "isin", "lower", "upper", "strip",
-    "len", "notna", "isna", "notnull", "isnull", "between", "abs",
-})
+ALLOWED_METHODS = frozenset(
+    {
+        "contains",
+        "startswith",
+        "endswith",
+        "match",
+        "fullmatch",
+        "isin",
+        "lower",
+        "upper",
+        "strip",
+        "len",
+        "notna",
+        "isna",
+        "notnull",
+        "isnull",
+        "between",
+        "abs",
+    }
+)
 _BACKTICK = re.compile(r"`[^`\n]*`")
 _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.Invert,
-          ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.FloorDiv, ast.Pow, ast.BitAnd, ast.BitOr,
-          ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
-          ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple, ast.Attribute, ast.Call, ast.keyword)
+_NODES = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Invert,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Mod,
+    ast.FloorDiv,
+    ast.Pow,
+    ast.BitAnd,
+    ast.BitOr,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    ast.Attribute,
+    ast.Call,
+    ast.keyword,
+)
 
 
 class QueryExpressionError(DEError):
@@ -61,23 +111,42 @@ def check_query(text: str) -> str:
                     f"query {text!r}: only the column methods {', '.join(sorted(ALLOWED_METHODS))} may be called"
                 )
             for arg in [*node.args, *(k.value for k in node.keywords)]:
-                if not all(isinstance(n, ast.Constant | ast.List | ast.Tuple | ast.Load | ast.UnaryOp | ast.USub)
-                           for n in ast.walk(arg)):
+                if not all(
+                    isinstance(n, ast.Constant | ast.List | ast.Tuple | ast.Load | ast.UnaryOp | ast.USub)
+                    for n in ast.walk(arg)
+                ):
                     raise QueryExpressionError(f"query {text!r}: method arguments must be literals")
     return text
 
 
-_CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-        ast.Gt: operator.gt, ast.GtE: operator.ge}
-_BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
-        ast.BitAnd: operator.and_, ast.BitOr: operator.or_}
+_CMP = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_BIN = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Mod: operator.mod,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+}
 
 
 def _bool(value: Any, n: int) -> np.ndarray:
     if isinstance(value, pd.Series):
-        return value.fillna(False).to_numpy(dtype=bool) if value.dtype == object else \
-            np.asarray(value.to_numpy(dtype=bool, na_value=False), dtype=bool)
+        return (
+            value.fillna(False).to_numpy(dtype=bool)
+            if value.dtype == object
+            else np.asarray(value.to_numpy(dtype=bool, na_value=False), dtype=bool)
+        )
     if isinstance(value, np.ndarray):
         return value.astype(bool)
     return np.full(n, bool(value))
@@ -121,8 +190,12 @@ class _Vectorised:
             v = self._eval(node.operand, frame, n)
             if isinstance(node.op, ast.Not | ast.Invert) and not isinstance(v, int | float):
                 return ~_bool(v, n)
-            return {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_,
-                    ast.Invert: operator.invert}[type(node.op)](v)
+            return {
+                ast.USub: operator.neg,
+                ast.UAdd: operator.pos,
+                ast.Not: operator.not_,
+                ast.Invert: operator.invert,
+            }[type(node.op)](v)
         if isinstance(node, ast.BinOp):
             left, right = self._eval(node.left, frame, n), self._eval(node.right, frame, n)
             if isinstance(node.op, ast.BitAnd | ast.BitOr):

@@ -220,7 +220,9 @@ class GroupSettings(BaseModel):
 
     def my_identity(self, factory_pool: str, factory_identity: str | None = None) -> str | None:
         for col in self.collectors:
-            if col.node == factory_pool and (factory_identity is None or col.factory_identity == factory_identity):
+            if col.node == factory_pool and (
+                factory_identity is None or col.factory_identity == factory_identity
+            ):
                 return col.my_identity
         return None
 
@@ -241,7 +243,9 @@ class Frontend:
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])
-            raise FrontendConfigError(f"{where}.{loc}: {first['msg']} ({len(exc.errors())} problem(s))") from exc
+            raise FrontendConfigError(
+                f"{where}.{loc}: {first['msg']} ({len(exc.errors())} problem(s))"
+            ) from exc
 
     @property
     def name(self) -> str:
@@ -257,8 +261,12 @@ class Frontend:
                 f"frontend group '{name}' is not configured (groups: {', '.join(sorted(d.groups)) or 'none'})"
             )
         c, fe = g.config, d.config
-        collectors = [c for c in (g.match.factory.collectors if isinstance(g.match.factory.collectors, list) else [])]
-        collectors += [c for c in (d.match.factory.collectors if isinstance(d.match.factory.collectors, list) else [])]
+        collectors = [
+            c for c in (g.match.factory.collectors if isinstance(g.match.factory.collectors, list) else [])
+        ]
+        collectors += [
+            c for c in (d.match.factory.collectors if isinstance(d.match.factory.collectors, list) else [])
+        ]
         params = {}
         for attrs in (d.attrs, g.attrs):
             for key, attr in attrs.items():
@@ -266,15 +274,23 @@ class Frontend:
                     params[key] = _typed(attr)
         base = d.stage.web_base_url.rstrip("/")
         settings = GroupSettings(
-            frontend_name=d.frontend_name, group=name,
-            min_running=c.running_glideins_per_entry.min, max_running=c.running_glideins_per_entry.max,
+            frontend_name=d.frontend_name,
+            group=name,
+            min_running=c.running_glideins_per_entry.min,
+            max_running=c.running_glideins_per_entry.max,
             fraction_running=c.running_glideins_per_entry.relative_to_queue,
-            max_idle=c.idle_glideins_per_entry.max, reserve_idle=c.idle_glideins_per_entry.reserve,
-            max_vms_idle=c.idle_vms_per_entry.max, curb_vms_idle=c.idle_vms_per_entry.curb,
-            total_max_glideins=c.running_glideins_total.max, total_curb_glideins=c.running_glideins_total.curb,
-            total_max_vms_idle=c.idle_vms_total.max, total_curb_vms_idle=c.idle_vms_total.curb,
-            fe_total_max_glideins=fe.running_glideins_total.max, fe_total_curb_glideins=fe.running_glideins_total.curb,
-            fe_total_max_vms_idle=fe.idle_vms_total.max, fe_total_curb_vms_idle=fe.idle_vms_total.curb,
+            max_idle=c.idle_glideins_per_entry.max,
+            reserve_idle=c.idle_glideins_per_entry.reserve,
+            max_vms_idle=c.idle_vms_per_entry.max,
+            curb_vms_idle=c.idle_vms_per_entry.curb,
+            total_max_glideins=c.running_glideins_total.max,
+            total_curb_glideins=c.running_glideins_total.curb,
+            total_max_vms_idle=c.idle_vms_total.max,
+            total_curb_vms_idle=c.idle_vms_total.curb,
+            fe_total_max_glideins=fe.running_glideins_total.max,
+            fe_total_curb_glideins=fe.running_glideins_total.curb,
+            fe_total_max_vms_idle=fe.idle_vms_total.max,
+            fe_total_curb_vms_idle=fe.idle_vms_total.curb,
             global_total_max_glideins=fe.running_glideins_total_global.max,
             global_total_curb_glideins=fe.running_glideins_total_global.curb,
             global_total_max_vms_idle=fe.idle_vms_total_global.max,
@@ -282,8 +298,11 @@ class Frontend:
             security_name=g.security.security_name or d.security.security_name,
             collectors=collectors,
             credentials=d.security.credential_list() + g.security.credential_list(),
-            params=params, web_url=base, monitoring_web_url=d.monitoring_web_url,
-            sign=g.sign_descript, knobs=c.decision_engine,
+            params=params,
+            web_url=base,
+            monitoring_web_url=d.monitoring_web_url,
+            sign=g.sign_descript,
+            knobs=c.decision_engine,
         )
         self._groups[name] = settings
         return settings

@@ -110,8 +110,10 @@ class _Advertising(Publisher):
             import classad2
             import htcondor2 as htcondor
         except ImportError as exc:
-            raise AdvertiseError("the HTCondor bindings are not installed (pip install 'hepde-serverless[bridge]'); "
-                                 "in AWS use advertise_via: 'bridge'") from exc
+            raise AdvertiseError(
+                "the HTCondor bindings are not installed (pip install 'hepde-serverless[bridge]'); "
+                "in AWS use advertise_via: 'bridge'"
+            ) from exc
         import os
 
         if p.x509_user_proxy and os.path.exists(p.x509_user_proxy):
@@ -129,7 +131,9 @@ class _Advertising(Publisher):
                     break
                 except Exception as exc:
                     if attempt == p.max_retries:
-                        raise AdvertiseError(f"advertising {len(ads)} {self.classad_type} ad(s) to {host} failed: {exc}") from exc
+                        raise AdvertiseError(
+                            f"advertising {len(ads)} {self.classad_type} ad(s) to {host} failed: {exc}"
+                        ) from exc
                     time.sleep(delay)
                     delay *= 2
         return f"advertised {sum(map(len, by_collector.values()))} {self.classad_type} ad(s) to {len(by_collector)} collector(s)"
@@ -138,23 +142,31 @@ class _Advertising(Publisher):
         import boto3
 
         from hepde.actions import AdvertiseAds, idempotency_key
-        from hepde.bridge.sqs import SqsQueue
+        from hepde.bridge_queue import SqsQueue
         from hepde.naming import bridge_actions_queue
 
         p: AdvertiseParameters = self.params  # type: ignore[assignment]
         runtime = getattr(self, "runtime", {}) or {}
-        channel, generation = runtime.get("channel", self.channel_name or "channel"), int(runtime.get("generation", 0))
+        channel, generation = (
+            runtime.get("channel", self.channel_name or "channel"),
+            int(runtime.get("generation", 0)),
+        )
         queue = SqsQueue.by_name(boto3.client("sqs"), bridge_actions_queue(p.bridge, p.stack))
         now = time.time()
         for host, ads in by_collector.items():
             collector = p.collector_names.get(host, host)
             for start in range(0, len(ads), 5000):
-                chunk = ads[start:start + 5000]
+                chunk = ads[start : start + 5000]
                 action = AdvertiseAds(
                     key=idempotency_key(channel, generation, self.classad_type, collector, start),
-                    channel=channel, generation=generation, created_at=now, expires_at=now + p.action_ttl,
-                    reason=f"{len(chunk)} {self.classad_type} request(s)", collector=collector,
-                    ad_type=self.classad_type, ads=chunk,
+                    channel=channel,
+                    generation=generation,
+                    created_at=now,
+                    expires_at=now + p.action_ttl,
+                    reason=f"{len(chunk)} {self.classad_type} request(s)",
+                    collector=collector,
+                    ad_type=self.classad_type,
+                    ads=chunk,
                 )
                 queue.send(action.model_dump_json())
         return f"sent {sum(map(len, by_collector.values()))} {self.classad_type} ad(s) to the bridge '{p.bridge}'"
@@ -170,8 +182,17 @@ class GlideClientGlobalManifests(_Advertising):
         frame = data_block.get("glideclientglobal_manifests")
         ads = frame_to_ads(frame) if frame is not None and not frame.empty else []
         summary = self.advertise(ads)
-        return PublishResult(summary=summary, requested=[
-            {"factory": ad.get("Name"), "collector": ad.get("CollectorHost"), "group": ad.get("GroupName")} for ad in ads])
+        return PublishResult(
+            summary=summary,
+            requested=[
+                {
+                    "factory": ad.get("Name"),
+                    "collector": ad.get("CollectorHost"),
+                    "group": ad.get("GroupName"),
+                }
+                for ad in ads
+            ],
+        )
 
 
 class GlideinWMSParameters(AdvertiseParameters):
@@ -231,7 +252,9 @@ class GlideinWMSManifests(_Advertising):
             gated = gated.drop_duplicates(subset="Name", keep="last").reset_index(drop=True)
         ads = frame_to_ads(gated.drop(columns=["EntryType", "GatedBy"])) if not gated.empty else []
         summary = self.advertise(ads)
-        return PublishResult(summary=summary, requested=self._rows(gated, data_block.get("glidein_request_table")))
+        return PublishResult(
+            summary=summary, requested=self._rows(gated, data_block.get("glidein_request_table"))
+        )
 
     @staticmethod
     def _rows(gated: pd.DataFrame, table: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -248,18 +271,23 @@ class GlideinWMSManifests(_Advertising):
             limits = t.get("Limits", "") or ""
             if rec.get("GatedBy"):
                 limits = ", ".join(x for x in (limits, "Gated") if x)
-            rows.append({
-                "entry": rec.get("ReqName"), "type": rec.get("EntryType"), "group": rec.get("GroupName"),
-                "FOM": None if fom is None or (isinstance(fom, float) and math.isnan(fom)) else
-                ("INF" if fom >= 1e308 else round(float(fom), 6)),
-                "idle_jobs_matched": int(t.get("IdleJobs", rec.get("GlideinMonitorIdle", 0)) or 0),
-                "min_idle": int(t.get("MinIdle", rec.get("ReqIdleGlideins", 0)) or 0),
-                "max_run": int(t.get("MaxRun", rec.get("ReqMaxGlideins", 0)) or 0),
-                "ReqIdleGlideins": int(rec.get("ReqIdleGlideins", 0) or 0),
-                "ReqMaxGlideins": int(rec.get("ReqMaxGlideins", 0) or 0),
-                "limits_hit": limits,
-                "why": rec.get("GatedBy") or "",
-            })
+            rows.append(
+                {
+                    "entry": rec.get("ReqName"),
+                    "type": rec.get("EntryType"),
+                    "group": rec.get("GroupName"),
+                    "FOM": None
+                    if fom is None or (isinstance(fom, float) and math.isnan(fom))
+                    else ("INF" if fom >= 1e308 else round(float(fom), 6)),
+                    "idle_jobs_matched": int(t.get("IdleJobs", rec.get("GlideinMonitorIdle", 0)) or 0),
+                    "min_idle": int(t.get("MinIdle", rec.get("ReqIdleGlideins", 0)) or 0),
+                    "max_run": int(t.get("MaxRun", rec.get("ReqMaxGlideins", 0)) or 0),
+                    "ReqIdleGlideins": int(rec.get("ReqIdleGlideins", 0) or 0),
+                    "ReqMaxGlideins": int(rec.get("ReqMaxGlideins", 0) or 0),
+                    "limits_hit": limits,
+                    "why": rec.get("GatedBy") or "",
+                }
+            )
         # what is asked for first, then by entry
         rows.sort(key=lambda r: (-r["ReqIdleGlideins"], -r["ReqMaxGlideins"], str(r["entry"])))
         return rows

@@ -66,8 +66,9 @@ class _FactorySource(Source):
         delay, slept = p.retry_interval, 0.0
         for attempt in range(p.max_retries + 1):
             try:
-                return source.collector_ads(factory.collector_host, "Any", constraint, attrs,
-                                            snapshot_kind=self.snapshot_kind)
+                return source.collector_ads(
+                    factory.collector_host, "Any", constraint, attrs, snapshot_kind=self.snapshot_kind
+                )
             except QueryError:
                 if attempt == p.max_retries or slept + delay > p.max_retry_seconds:
                     raise

@@ -30,11 +30,19 @@ class QueryError(DEError):
 class AdSource(Protocol):
     """What the HTCondor and GlideinWMS sources need from a pool."""
 
-    def schedd_ads(self, collector_host: str | None, schedd: str | None, constraint: str,
-                   attrs: list[str] | None) -> list[dict[str, Any]]: ...
+    def schedd_ads(
+        self, collector_host: str | None, schedd: str | None, constraint: str, attrs: list[str] | None
+    ) -> list[dict[str, Any]]: ...
 
-    def collector_ads(self, collector_host: str | None, ad_type: str, constraint: str,
-                      attrs: list[str] | None, *, snapshot_kind: str) -> list[dict[str, Any]]: ...
+    def collector_ads(
+        self,
+        collector_host: str | None,
+        ad_type: str,
+        constraint: str,
+        attrs: list[str] | None,
+        *,
+        snapshot_kind: str,
+    ) -> list[dict[str, Any]]: ...
 
 
 def constraint_text(constraint: Any) -> str:
@@ -67,7 +75,9 @@ def evaluate_ads(classads: Iterable[Any], format_list: list[str] | None = None) 
 def split_collector_host(collector_host: str) -> tuple[str, str]:
     """``"a, c b"`` → (``"a"``, ``"b,c"``): the primary collector and the sorted secondaries."""
     if not isinstance(collector_host, str) or not collector_host.strip():
-        raise QueryError(f"collector_host should be a comma or space separated string but found {collector_host!r}")
+        raise QueryError(
+            f"collector_host should be a comma or space separated string but found {collector_host!r}"
+        )
     hosts = collector_host.replace(",", " ").split()
     return hosts[0], ",".join(sorted(hosts[1:]))
 
@@ -116,7 +126,9 @@ class BindingsAdSource:
         htcondor = self._bindings()
         try:
             with self._config(htcondor):
-                collector = htcondor.Collector(str(collector_host)) if collector_host else htcondor.Collector()
+                collector = (
+                    htcondor.Collector(str(collector_host)) if collector_host else htcondor.Collector()
+                )
                 if schedd is None:
                     sched = htcondor.Schedd()
                 else:
@@ -134,7 +146,9 @@ class BindingsAdSource:
         htcondor = self._bindings()
         try:
             with self._config(htcondor):
-                collector = htcondor.Collector(str(collector_host)) if collector_host else htcondor.Collector()
+                collector = (
+                    htcondor.Collector(str(collector_host)) if collector_host else htcondor.Collector()
+                )
                 adtype = getattr(htcondor.AdType, ad_type, htcondor.AdType.Startd)
                 ads = collector.query(adtype, constraint, list(attrs or []))
             return evaluate_ads(ads, attrs)

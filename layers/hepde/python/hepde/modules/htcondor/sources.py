@@ -47,7 +47,9 @@ class QueryParameters(ModuleParameters):
         return value
 
 
-def _with_collector_columns(frame: pd.DataFrame, collector_host: str | None, secondaries: bool) -> pd.DataFrame:
+def _with_collector_columns(
+    frame: pd.DataFrame, collector_host: str | None, secondaries: bool
+) -> pd.DataFrame:
     if frame.empty or not collector_host:
         return frame
     primary, secondary = split_collector_host(collector_host)
@@ -72,7 +74,9 @@ class JobQ(Source):
         frames, errors = [], []
         for schedd in p.schedds:
             try:
-                ads = source.schedd_ads(p.collector_host, schedd, constraint_text(p.constraint), p.classad_attrs)
+                ads = source.schedd_ads(
+                    p.collector_host, schedd, constraint_text(p.constraint), p.classad_attrs
+                )
             except QueryError as exc:
                 errors.append(str(exc))
                 continue
@@ -83,7 +87,9 @@ class JobQ(Source):
                 df["CollectorHost"] = split_collector_host(p.collector_host)[0] if p.collector_host else None
                 frames.append(df)
         if errors and (not p.allow_partial or len(errors) == len(p.schedds)):
-            raise QueryError(f"{len(errors)} of {len(p.schedds)} schedd(s) could not be queried: " + "; ".join(errors))
+            raise QueryError(
+                f"{len(errors)} of {len(p.schedds)} schedd(s) could not be queried: " + "; ".join(errors)
+            )
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         return {"job_manifests": frame}
 
@@ -107,7 +113,9 @@ class ResourceManifests(Source):
             constraint = f"({constraint})&&({self.extra_constraint})"
         ad_type = "Any" if p.subsystem_name == "any" else self.ad_type
         source = ad_source(p.snapshot_location, p.condor_config, p.snapshot_max_age)
-        ads = source.collector_ads(p.collector_host, ad_type, constraint, p.classad_attrs, snapshot_kind=self.snapshot_kind)
+        ads = source.collector_ads(
+            p.collector_host, ad_type, constraint, p.classad_attrs, snapshot_kind=self.snapshot_kind
+        )
         apply_correction_map(ads, p.correction_map)
         return _with_collector_columns(pd.DataFrame(ads), p.collector_host, secondaries=True)
 

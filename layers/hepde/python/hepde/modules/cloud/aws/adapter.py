@@ -65,12 +65,14 @@ class EC2Adapter:
             for page in self.client.get_paginator("describe_instances").paginate():
                 for reservation in page.get("Reservations", []):
                     for inst in reservation.get("Instances", []):
-                        out.append({
-                            "InstanceId": inst.get("InstanceId"),
-                            "InstanceType": inst.get("InstanceType"),
-                            "AvailabilityZone": (inst.get("Placement") or {}).get("AvailabilityZone"),
-                            "State": (inst.get("State") or {}).get("Name"),
-                        })
+                        out.append(
+                            {
+                                "InstanceId": inst.get("InstanceId"),
+                                "InstanceType": inst.get("InstanceType"),
+                                "AvailabilityZone": (inst.get("Placement") or {}).get("AvailabilityZone"),
+                                "State": (inst.get("State") or {}).get("Name"),
+                            }
+                        )
         except Exception as exc:
             raise ProviderError(self._where("describe_instances") + f": {exc}") from exc
         return out
@@ -82,8 +84,13 @@ class EC2Adapter:
 class EC2ClientFactory:
     """Makes an :class:`EC2Adapter` per (account, region) from the standard credential chain."""
 
-    def __init__(self, *, use_profiles: bool = False, assume_roles: Mapping[str, str] | None = None,
-                 session: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        use_profiles: bool = False,
+        assume_roles: Mapping[str, str] | None = None,
+        session: Any = None,
+    ) -> None:
         self.use_profiles = use_profiles
         self.assume_roles = dict(assume_roles or {})
         self._session = session
@@ -114,8 +121,10 @@ class EC2ClientFactory:
             except Exception as exc:
                 raise ProviderError(f"cannot assume role {role} for account '{account}': {exc}") from exc
             self._role_sessions[account or ""] = boto3.session.Session(
-                aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"])
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
         return self._role_sessions[account or ""]
 
     def __call__(self, account: str | None, region: str) -> EC2Adapter:

@@ -50,8 +50,14 @@ def aws_entry_data(factory_entries: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     for vo in sorted({vo for e in entries for vo in _vos(e["GLIDEIN_Supported_VOs"])}):
         mine = [e for e in entries if vo in _vos(e["GLIDEIN_Supported_VOs"])]
         for e in mine:
-            rows.append({"InstanceType": e["INSTANCE_TYPE"], "AvailabilityZone": e["AVAILABILITY_ZONE"],
-                         "MaxLimit": e["GlideinConfigPerEntryMaxGlideins"], "AWSProfile": vo})
+            rows.append(
+                {
+                    "InstanceType": e["INSTANCE_TYPE"],
+                    "AvailabilityZone": e["AVAILABILITY_ZONE"],
+                    "MaxLimit": e["GlideinConfigPerEntryMaxGlideins"],
+                    "AWSProfile": vo,
+                }
+            )
         regions: dict[str, list[str]] = {}
         for e in mine:
             az = str(e["AVAILABILITY_ZONE"])
@@ -96,5 +102,7 @@ class AWSFactoryEntryDataPublisher(Publisher):
         write_bytes(self.params.spot_occupancy_config, json.dumps(config, indent=1, sort_keys=True).encode())
         limits = data_block["aws_instance_limits"]
         write_table(self.params.aws_instance_limits, limits)
-        return PublishResult(summary=f"wrote {len(limits)} AWS limit row(s) to {self.params.aws_instance_limits} and "
-                                     f"{len(config)} account(s) to {self.params.spot_occupancy_config}")
+        return PublishResult(
+            summary=f"wrote {len(limits)} AWS limit row(s) to {self.params.aws_instance_limits} and "
+            f"{len(config)} account(s) to {self.params.spot_occupancy_config}"
+        )

@@ -26,7 +26,14 @@ from hepde.modules.cloud.common import INF, parse_literal
 #: the original's ``DEFAULT_MAX_LIMIT`` when ``aws_instance_limits`` has no row for a spot price
 DEFAULT_MAX_LIMIT = 20
 
-SPOT_PRICE_COLUMNS = ["AccountName", "AvailabilityZone", "InstanceType", "ProductDescription", "SpotPrice", "Timestamp"]
+SPOT_PRICE_COLUMNS = [
+    "AccountName",
+    "AvailabilityZone",
+    "InstanceType",
+    "ProductDescription",
+    "SpotPrice",
+    "Timestamp",
+]
 OCCUPANCY_COLUMNS = ["AccountName", "InstanceType", "AvailabilityZone", "RunningVms"]
 LIMITS_COLUMNS = ["InstanceType", "AvailabilityZone", "MaxLimit", "AWSProfile"]
 _KEY = ["AvailabilityZone", "InstanceType"]
@@ -58,26 +65,31 @@ def spot_price_summary(records: Iterable[Mapping[str, Any]], account: str | None
             price = float(rec.get("SpotPrice"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             price = math.nan
-        rows.append({
-            "AccountName": account,
-            "AvailabilityZone": az,
-            "InstanceType": itype,
-            "ProductDescription": rec.get("ProductDescription"),
-            "SpotPrice": price,
-            "Timestamp": _iso(rec.get("Timestamp")),
-        })
+        rows.append(
+            {
+                "AccountName": account,
+                "AvailabilityZone": az,
+                "InstanceType": itype,
+                "ProductDescription": rec.get("ProductDescription"),
+                "SpotPrice": price,
+                "Timestamp": _iso(rec.get("Timestamp")),
+            }
+        )
     return rows
 
 
 def spot_price_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "SpotPrice" else object) for c in SPOT_PRICE_COLUMNS})
+        return pd.DataFrame(
+            {c: pd.Series(dtype="float64" if c == "SpotPrice" else object) for c in SPOT_PRICE_COLUMNS}
+        )
     return pd.DataFrame(rows, columns=SPOT_PRICE_COLUMNS)
 
 
 # -- occupancy ---------------------------------------------------------------------------------------
-def occupancy_summary(instances: Iterable[Mapping[str, Any]], account: str | None,
-                      instance_types: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def occupancy_summary(
+    instances: Iterable[Mapping[str, Any]], account: str | None, instance_types: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
     """Instances per (AZ, type) with the number of running ones (every state gets a row, as in the original)."""
     wanted = set(instance_types or ())
     counts: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -85,15 +97,19 @@ def occupancy_summary(instances: Iterable[Mapping[str, Any]], account: str | Non
         itype, az = inst.get("InstanceType"), inst.get("AvailabilityZone")
         if wanted and itype not in wanted:
             continue
-        row = counts.setdefault((az, itype), {"AccountName": account, "InstanceType": itype,
-                                              "AvailabilityZone": az, "RunningVms": 0})
+        row = counts.setdefault(
+            (az, itype),
+            {"AccountName": account, "InstanceType": itype, "AvailabilityZone": az, "RunningVms": 0},
+        )
         row["RunningVms"] += 1 if inst.get("State") == "running" else 0
     return list(counts.values())
 
 
 def occupancy_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "RunningVms" else object) for c in OCCUPANCY_COLUMNS})
+        return pd.DataFrame(
+            {c: pd.Series(dtype="int64" if c == "RunningVms" else object) for c in OCCUPANCY_COLUMNS}
+        )
     return pd.DataFrame(rows, columns=OCCUPANCY_COLUMNS)
 
 
@@ -133,8 +149,9 @@ def _first(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFr
     return frame[cols].drop_duplicates(subset=keys, keep="first")
 
 
-def figure_of_merit_tables(spot: pd.DataFrame, perf: pd.DataFrame, limits: pd.DataFrame,
-                           occupancy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def figure_of_merit_tables(
+    spot: pd.DataFrame, perf: pd.DataFrame, limits: pd.DataFrame, occupancy: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(AWS_Price_Performance, AWS_Figure_Of_Merit)`` for every spot-price row, in its order."""
     spot = spot.reset_index(drop=True)
     base = list(spot.columns)
@@ -157,7 +174,11 @@ def figure_of_merit_tables(spot: pd.DataFrame, perf: pd.DataFrame, limits: pd.Da
         running = pd.to_numeric(merged["_running"], errors="coerce").fillna(0.0).set_axis(frame.index)
 
     max_limit = pd.Series(np.full(n, np.nan), index=frame.index)
-    if not limits.empty and set(_KEY + ["MaxLimit", "AWSProfile"]) <= set(limits.columns) and "AccountName" in frame:
+    if (
+        not limits.empty
+        and set(_KEY + ["MaxLimit", "AWSProfile"]) <= set(limits.columns)
+        and "AccountName" in frame
+    ):
         lim = limits.rename(columns={"AWSProfile": "AccountName"})
         lim = _first(lim, ["AccountName", *_KEY], ["MaxLimit"]).rename(columns={"MaxLimit": "_max"})
         merged = frame[["AccountName", *_KEY]].merge(lim, on=["AccountName", *_KEY], how="left")
@@ -192,7 +213,12 @@ def burn_rate(spot: pd.DataFrame, occupancy: pd.DataFrame) -> pd.DataFrame:
     """``Σ RunningVms × SpotPrice`` over (account, AZ, type) — dollars per hour, one row ``BurnRate``."""
     keys = ["AccountName", *_KEY]
     value = 0.0
-    if not occupancy.empty and not spot.empty and set(keys) <= set(occupancy.columns) and set(keys) <= set(spot.columns):
+    if (
+        not occupancy.empty
+        and not spot.empty
+        and set(keys) <= set(occupancy.columns)
+        and set(keys) <= set(spot.columns)
+    ):
         joined = pd.merge(occupancy[[*keys, "RunningVms"]], spot[[*keys, "SpotPrice"]], how="inner", on=keys)
         if not joined.empty:
             running = pd.to_numeric(joined["RunningVms"], errors="coerce").fillna(0)

@@ -57,12 +57,18 @@ class AWSSpotPrice(_AWSSource):
         if self.params.accounts is not None:
             return self.params.accounts
         if not self.params.spot_price_configuration:
-            raise CloudConfigError("AWSSpotPrice: set 'spot_price_configuration' (a file) or 'accounts' (inline)")
+            raise CloudConfigError(
+                "AWSSpotPrice: set 'spot_price_configuration' (a file) or 'accounts' (inline)"
+            )
         where = f"spot_price_configuration '{self.params.spot_price_configuration}'"
         data = read_mapping_file(self.params.spot_price_configuration, what="AWSSpotPrice")
         for account, regions in data.items():
-            if not isinstance(regions, dict) or not all(isinstance(v, list | tuple) for v in regions.values()):
-                raise CloudConfigError(f"{where}: account '{account}' must map region names to lists of instance types")
+            if not isinstance(regions, dict) or not all(
+                isinstance(v, list | tuple) for v in regions.values()
+            ):
+                raise CloudConfigError(
+                    f"{where}: account '{account}' must map region names to lists of instance types"
+                )
         return data
 
     def acquire(self) -> dict[str, pd.DataFrame]:
@@ -75,7 +81,8 @@ class AWSSpotPrice(_AWSSource):
         for account, regions in self._accounts().items():
             for region, types in regions.items():
                 records = factory(account, region).spot_price_history(
-                    types, start=start, end=end, product_descriptions=self.params.product_descriptions)
+                    types, start=start, end=end, product_descriptions=self.params.product_descriptions
+                )
                 rows += logic.spot_price_summary(records, account)
         return {"provisioner_resource_spot_prices": logic.spot_price_frame(rows)}
 
@@ -93,15 +100,19 @@ class AWSOccupancy(_AWSSource):
         if self.params.accounts is not None:
             return self.params.accounts
         if not self.params.occupancy_configuration:
-            raise CloudConfigError("AWSOccupancy: set 'occupancy_configuration' (a file) or 'accounts' (inline)")
+            raise CloudConfigError(
+                "AWSOccupancy: set 'occupancy_configuration' (a file) or 'accounts' (inline)"
+            )
         data = read_mapping_file(self.params.occupancy_configuration, what="AWSOccupancy")
         out: dict[str, list[str]] = {}
         for account, regions in data.items():
             if isinstance(regions, dict):  # the spot price format is accepted too: its regions
                 regions = list(regions)
             if not isinstance(regions, list | tuple):
-                raise CloudConfigError(f"occupancy_configuration '{self.params.occupancy_configuration}': "
-                                       f"account '{account}' must map to a list of region names")
+                raise CloudConfigError(
+                    f"occupancy_configuration '{self.params.occupancy_configuration}': "
+                    f"account '{account}' must map to a list of region names"
+                )
             out[str(account)] = [str(r) for r in regions]
         return out
 
@@ -122,9 +133,14 @@ class AWSInstancePerformance(Source):
         data_file: str
 
     def acquire(self) -> dict[str, pd.DataFrame]:
-        frame = read_csv(self.params.data_file, what="AWSInstancePerformance data_file",
-                         required=("AvailabilityZone", "InstanceType", "PerfTtbarTotal"))
-        frame = frame.drop_duplicates(subset=["AvailabilityZone", "InstanceType"], keep="last").reset_index(drop=True)
+        frame = read_csv(
+            self.params.data_file,
+            what="AWSInstancePerformance data_file",
+            required=("AvailabilityZone", "InstanceType", "PerfTtbarTotal"),
+        )
+        frame = frame.drop_duplicates(subset=["AvailabilityZone", "InstanceType"], keep="last").reset_index(
+            drop=True
+        )
         return {"Performance_Data": frame}
 
 
@@ -136,9 +152,14 @@ class AWSJobLimits(Source):
         data_file: str
 
     def acquire(self) -> dict[str, pd.DataFrame]:
-        frame = read_csv(self.params.data_file, what="AWSJobLimits data_file",
-                         required=("AvailabilityZone", "InstanceType", "MaxLimit"))
-        frame = frame.drop_duplicates(subset=["AvailabilityZone", "InstanceType"], keep="last").reset_index(drop=True)
+        frame = read_csv(
+            self.params.data_file,
+            what="AWSJobLimits data_file",
+            required=("AvailabilityZone", "InstanceType", "MaxLimit"),
+        )
+        frame = frame.drop_duplicates(subset=["AvailabilityZone", "InstanceType"], keep="last").reset_index(
+            drop=True
+        )
         return {"Job_Limits": frame}
 
 

@@ -44,7 +44,8 @@ class AWSSpotPrice(_EC2Transform):
         rows: list[dict[str, Any]] = []
         for account, region, types in logic.account_regions(data_block["spot_occupancy_config"]):
             records = factory(account, region).spot_price_history(
-                types, start=start, end=end, product_descriptions=self.params.product_descriptions)
+                types, start=start, end=end, product_descriptions=self.params.product_descriptions
+            )
             rows += logic.spot_price_summary(records, account)
         return {"provisioner_resource_spot_prices": logic.spot_price_frame(rows)}
 
@@ -96,5 +97,8 @@ class AwsBurnRate(Transform):
     """Dollars per hour of the running instances at current spot prices (one row, ``BurnRate``)."""
 
     def transform(self, data_block) -> dict[str, Any]:
-        return {"AWS_Burn_Rate": logic.burn_rate(data_block["provisioner_resource_spot_prices"],
-                                                 data_block["AWS_Occupancy"])}
+        return {
+            "AWS_Burn_Rate": logic.burn_rate(
+                data_block["provisioner_resource_spot_prices"], data_block["AWS_Occupancy"]
+            )
+        }

@@ -15,8 +15,16 @@ COMPUTE_ENDPOINT = "https://compute.googleapis.com/compute/v1"
 class ComputeAdapter:
     """Reads the instances of one project; takes its HTTP client and token provider."""
 
-    def __init__(self, http: HttpClient, token: Any, project: str, *, endpoint: str = COMPUTE_ENDPOINT,
-                 page_size: int = 500, max_pages: int = 1000) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        token: Any,
+        project: str,
+        *,
+        endpoint: str = COMPUTE_ENDPOINT,
+        page_size: int = 500,
+        max_pages: int = 1000,
+    ) -> None:
         self.http, self.tokens, self.project = http, token, project
         self.endpoint = endpoint.rstrip("/")
         self.page_size, self.max_pages = page_size, max_pages
@@ -29,8 +37,10 @@ class ComputeAdapter:
             query = {"maxResults": str(self.page_size)}
             if token:
                 query["pageToken"] = token
-            page = self.http.get_json(f"{base}?{urllib.parse.urlencode(query)}",
-                                      headers={"Authorization": f"Bearer {self.tokens.token()}"})
+            page = self.http.get_json(
+                f"{base}?{urllib.parse.urlencode(query)}",
+                headers={"Authorization": f"Bearer {self.tokens.token()}"},
+            )
             if not isinstance(page, dict):
                 raise ProviderError(f"{base}: expected a JSON object, got {type(page).__name__}")
             yield page

@@ -29,11 +29,18 @@ def occupancy_frame(instances: Any) -> pd.DataFrame:
             continue
         itype = str(inst.get("machineType", "")).split("/").pop()
         zone = str(inst.get("zone", "")).split("/").pop()
-        row = counts.setdefault((itype, zone), {"AvailabilityZone": zone, "InstanceType": itype, "Occupancy": 0})
+        row = counts.setdefault(
+            (itype, zone), {"AvailabilityZone": zone, "InstanceType": itype, "Occupancy": 0}
+        )
         row["Occupancy"] += 1
     if not counts:
-        return pd.DataFrame({"AvailabilityZone": pd.Series(dtype=object), "InstanceType": pd.Series(dtype=object),
-                             "Occupancy": pd.Series(dtype="int64")})
+        return pd.DataFrame(
+            {
+                "AvailabilityZone": pd.Series(dtype=object),
+                "InstanceType": pd.Series(dtype=object),
+                "Occupancy": pd.Series(dtype="int64"),
+            }
+        )
     return pd.DataFrame(list(counts.values()), columns=OCCUPANCY_COLUMNS)
 
 
@@ -59,7 +66,9 @@ class GceOccupancy(Source):
         super().__init__(parameters, channel_name=channel_name)
         given = [k for k in ("credential", "credentials", "access_token") if getattr(self.params, k)]
         if len(given) > 1:
-            raise CloudConfigError(f"GceOccupancy: give one of credential, credentials, access_token (got {given})")
+            raise CloudConfigError(
+                f"GceOccupancy: give one of credential, credentials, access_token (got {given})"
+            )
 
     def _key_ref(self) -> SecretRef | None:
         if self.params.credential:
@@ -67,7 +76,9 @@ class GceOccupancy(Source):
         return self.params.credentials
 
     def adapter(self) -> ComputeAdapter:
-        http = HttpClient(self.transport, retries=self.params.max_retries, retry_wait=self.params.retry_timeout)
+        http = HttpClient(
+            self.transport, retries=self.params.max_retries, retry_wait=self.params.retry_timeout
+        )
         key_ref = self._key_ref()
         project = self.params.project
         if key_ref is not None:
@@ -75,17 +86,24 @@ class GceOccupancy(Source):
             try:
                 key = json.loads(text)
             except ValueError as exc:
-                raise CloudConfigError(f"GceOccupancy: the service-account key ({key_ref.describe()}) is not JSON") from exc
+                raise CloudConfigError(
+                    f"GceOccupancy: the service-account key ({key_ref.describe()}) is not JSON"
+                ) from exc
             if not isinstance(key, dict):
-                raise CloudConfigError(f"GceOccupancy: the service-account key ({key_ref.describe()}) is not a JSON object")
+                raise CloudConfigError(
+                    f"GceOccupancy: the service-account key ({key_ref.describe()}) is not a JSON object"
+                )
             project = project or key.get("project_id")
-            token: Any = ServiceAccountToken(http, lambda: key,
-                                             cache_key=f"{key.get('client_email')} {key.get('private_key_id')}")
+            token: Any = ServiceAccountToken(
+                http, lambda: key, cache_key=f"{key.get('client_email')} {key.get('private_key_id')}"
+            )
         elif self.params.access_token is not None:
             ref = self.params.access_token
             token = StaticToken(lambda: ref.resolve().strip())
         else:
-            raise CloudConfigError("GceOccupancy: set 'credentials' (service-account key reference) or 'access_token'")
+            raise CloudConfigError(
+                "GceOccupancy: set 'credentials' (service-account key reference) or 'access_token'"
+            )
         if not project:
             raise CloudConfigError("GceOccupancy: set 'project' (the key has no project_id)")
         return ComputeAdapter(http, token, project, endpoint=self.params.endpoint)
@@ -102,6 +120,10 @@ class GCEInstancePerformance(Source):
         csv_file: str
 
     def acquire(self) -> dict[str, pd.DataFrame]:
-        return {"GCE_Instance_Performance": read_csv(
-            self.params.csv_file, what="GCEInstancePerformance csv_file",
-            required=("AvailabilityZone", "InstanceType", "OnDemandPrice", "PerfTtbarTotal"))}
+        return {
+            "GCE_Instance_Performance": read_csv(
+                self.params.csv_file,
+                what="GCEInstancePerformance csv_file",
+                required=("AvailabilityZone", "InstanceType", "OnDemandPrice", "PerfTtbarTotal"),
+            )
+        }

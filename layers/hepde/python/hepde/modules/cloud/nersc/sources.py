@@ -64,7 +64,9 @@ class NerscAccount(BaseModel):
         try:
             return Path(self.client_id_file or "").read_text().strip()
         except OSError as exc:
-            raise CloudConfigError(f"client_id_file '{self.client_id_file}' cannot be read: {exc.strerror or exc}") from exc
+            raise CloudConfigError(
+                f"client_id_file '{self.client_id_file}' cannot be read: {exc.strerror or exc}"
+            ) from exc
 
 
 def _from_constraints(constraints: dict[str, Any]) -> tuple[dict[str, NerscAccount], str | None, str | None]:
@@ -72,18 +74,25 @@ def _from_constraints(constraints: dict[str, Any]) -> tuple[dict[str, NerscAccou
     for user in constraints.get("usernames", []):
         entry = constraints.get(user)
         if not isinstance(entry, dict):
-            raise CloudConfigError(f"NerscSFApi: constraints.{user}: expected {{private_key, client_id_file}}")
+            raise CloudConfigError(
+                f"NerscSFApi: constraints.{user}: expected {{private_key, client_id_file}}"
+            )
         accounts[user] = NerscAccount(
-            client_id_file=entry.get("client_id_file"), client_id=entry.get("client_id"),
-            private_key=SecretRef(file=entry["private_key"]) if isinstance(entry.get("private_key"), str)
+            client_id_file=entry.get("client_id_file"),
+            client_id=entry.get("client_id"),
+            private_key=SecretRef(file=entry["private_key"])
+            if isinstance(entry.get("private_key"), str)
             else entry.get("private_key"),
-            rawfile=entry.get("rawfile"))
+            rawfile=entry.get("rawfile"),
+        )
     return accounts, constraints.get("token_url"), constraints.get("query_url")
 
 
 def allocation_rows(projects: Any, account: str, repo: str | None) -> list[dict[str, Any]]:
     if not isinstance(projects, list):
-        raise ProviderError(f"NERSC account/projects for '{account}': expected a JSON list, got {type(projects).__name__}")
+        raise ProviderError(
+            f"NERSC account/projects for '{account}': expected a JSON list, got {type(projects).__name__}"
+        )
     rows = []
     for project in projects:
         if not isinstance(project, dict) or (repo and project.get("repo_name") != repo):
@@ -119,18 +128,23 @@ class NerscSFApi(Source):
         else:
             accounts = dict(self.params.accounts or {})
         if not accounts:
-            raise CloudConfigError("NerscSFApi: configure at least one account ('accounts' or 'constraints.usernames')")
+            raise CloudConfigError(
+                "NerscSFApi: configure at least one account ('accounts' or 'constraints.usernames')"
+            )
         self.accounts, self.token_url, self.query_url = accounts, token_url, query_url
 
     def _http(self) -> HttpClient:
-        return HttpClient(self.transport, retries=self.params.max_retries, retry_wait=self.params.retry_timeout)
+        return HttpClient(
+            self.transport, retries=self.params.max_retries, retry_wait=self.params.retry_timeout
+        )
 
     def _token(self, account: NerscAccount, http: HttpClient) -> str:
         """An access token; cached per (token URL, client) in this process until shortly before it expires."""
         ref = account.private_key if account.auth_method == "private_key_jwt" else account.client_secret
         assert ref is not None
-        return ClientCredentials(http, self.token_url, account.resolved_client_id(), ref.resolve,
-                                 auth_method=account.auth_method).token()
+        return ClientCredentials(
+            http, self.token_url, account.resolved_client_id(), ref.resolve, auth_method=account.auth_method
+        ).token()
 
     def acquire(self) -> dict[str, pd.DataFrame]:
         http = self._http()
@@ -150,6 +164,10 @@ class NerscInstancePerformance(Source):
         csv_file: str
 
     def acquire(self) -> dict[str, pd.DataFrame]:
-        return {"Nersc_Instance_Performance": read_csv(
-            self.params.csv_file, what="NerscInstancePerformance csv_file",
-            required=("EntryName", "OnDemandPrice", "PerfTtbarTotal"))}
+        return {
+            "Nersc_Instance_Performance": read_csv(
+                self.params.csv_file,
+                what="NerscInstancePerformance csv_file",
+                required=("EntryName", "OnDemandPrice", "PerfTtbarTotal"),
+            )
+        }

@@ -27,12 +27,21 @@ def nersc_figures(performance: pd.DataFrame, factory_entries: Any) -> tuple[pd.D
             by_entry.setdefault(name, []).append(pp)
         for row in lcf.to_dict("records"):
             for pp in by_entry.get(row["EntryName"], []):
-                foms.append({"EntryName": row["EntryName"], "FigureOfMerit": figure_of_merit(
-                    pp, as_float(row.get("GlideinMonitorTotalStatusRunning")),
-                    as_float(row.get("GlideinConfigPerEntryMaxGlideins")),
-                    as_float(row.get("GlideinMonitorTotalStatusIdle")),
-                    as_float(row.get("GlideinConfigPerEntryMaxIdle")))})
-    return perf.filter(["EntryName", "PricePerformance"]), pd.DataFrame(foms, columns=["EntryName", "FigureOfMerit"])
+                foms.append(
+                    {
+                        "EntryName": row["EntryName"],
+                        "FigureOfMerit": figure_of_merit(
+                            pp,
+                            as_float(row.get("GlideinMonitorTotalStatusRunning")),
+                            as_float(row.get("GlideinConfigPerEntryMaxGlideins")),
+                            as_float(row.get("GlideinMonitorTotalStatusIdle")),
+                            as_float(row.get("GlideinConfigPerEntryMaxIdle")),
+                        ),
+                    }
+                )
+    return perf.filter(["EntryName", "PricePerformance"]), pd.DataFrame(
+        foms, columns=["EntryName", "FigureOfMerit"]
+    )
 
 
 @Transform.consumes(Nersc_Instance_Performance=pd.DataFrame, Factory_Entries=pd.DataFrame)
