@@ -13,6 +13,8 @@ from hepde.modules.base import ModuleParameters, Publisher, PublishResult, Sourc
 class CounterFileSource(Source):
     """Reads ``{"value": N}`` from a JSON file; fails when the file is missing (a collector outage)."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         path: str
         product: str = "counter"
@@ -42,6 +44,8 @@ class FailingTransform(Transform):
 
 class RecordingPublisher(Publisher):
     """Appends one JSON line per publish to ``path``: what it saw.  Fails if ``fail`` is set."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         path: str

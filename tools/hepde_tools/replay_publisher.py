@@ -24,6 +24,8 @@ RECORD_ROWS = 1000
 
 
 class DryRunPublisher(Publisher):
+    params: Parameters
+
     class Parameters(ModuleParameters):
         wrapped_module: str
         wrapped_name: str | None = None

@@ -90,7 +90,7 @@ class Module:
         raw = dict(parameters or {})
         raw.pop("channel_name", None)  # the original injected it into parameters
         self.parameters: dict[str, Any] = raw
-        self.params = self.Parameters.model_validate(raw)
+        self.params: ModuleParameters = self.Parameters.model_validate(raw)
         self.channel_name = channel_name
 
     # -- declarations -------------------------------------------------------------------

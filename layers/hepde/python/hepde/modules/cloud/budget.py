@@ -267,6 +267,8 @@ def evaluate_guard(guard: ProviderGuard, data_block: Mapping[str, Any], now: dt.
 class BudgetGuard(Transform):
     """Per-provider budget/allocation checks → ``Budget_Guard`` and one boolean product per provider."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         providers: list[ProviderGuard] = Field(min_length=1)
 
@@ -301,6 +303,8 @@ class BudgetGuard(Transform):
 @Publisher.consumes(Budget_Guard=pd.DataFrame)
 class BudgetReport(Publisher):
     """Puts each stopped provider and its reason into the cycle's decision record (and the log)."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         #: report every provider, not only the stopped ones

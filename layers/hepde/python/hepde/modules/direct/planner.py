@@ -120,6 +120,8 @@ def _float(value: Any) -> float | None:
 class DirectSubmissionPlanner(Transform):
     """Pilots to submit per (route, target): see the module docstring."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         targets: list[Target] = Field(min_length=1)
         routes: list[Route] = Field(min_length=1)

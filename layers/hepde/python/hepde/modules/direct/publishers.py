@@ -34,6 +34,8 @@ from hepde.modules.base import ModuleParameters, Publisher, PublishResult
 class BridgeSubmitPublisher(Publisher):
     """Sends the planned pilot submissions to the condor bridge (see the module docstring)."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         product: str = "pilot_submissions"
         #: the bridge (site) whose queue receives the actions

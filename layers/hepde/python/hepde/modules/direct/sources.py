@@ -36,6 +36,8 @@ class QueueSnapshot(Source):
     last good products while they are fresh, then holds the cycle — never "no jobs".
     """
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         origins: list[str] = Field(min_length=1)
         product: str
@@ -100,6 +102,8 @@ class BridgeActionLog(Source):
     Sources are shared by key across channels: give this one a key of its own channel
     (``<channel>_actions``) and name the channel in ``channel`` (default: the channel running it).
     """
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         #: whose actions (default: the channel that acquires the source)

@@ -19,6 +19,8 @@ IDLE, RUNNING = 1, 2
 class IdleJobDemand(Transform):
     """Idle jobs (``JobStatus == 1``) counted per ``RequestCpus``; also running jobs for context."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         cores_column: str = "RequestCpus"
 
@@ -57,6 +59,8 @@ class IdleJobDemand(Transform):
 class IdleSlotCapacity(Transform):
     """Unclaimed (``State == 'Unclaimed'``) slots counted per ``Cpus``."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         cores_column: str = "Cpus"
 
@@ -83,6 +87,8 @@ class IdleSlotCapacity(Transform):
 @Transform.produces(pilot_requests=pd.DataFrame)
 class PilotEstimate(Transform):
     """Pilots needed per cores class: idle jobs minus idle slots that fit, largest jobs first, capped."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         max_pilots_per_class: int = 100

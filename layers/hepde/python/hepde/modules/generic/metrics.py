@@ -24,6 +24,8 @@ SERVICE = "decision-engine"
 class ProductMetrics(Publisher):
     """``metric`` = ``aggregate(value_column)`` per combination of ``dimension_columns``."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         product: str
         metric: str

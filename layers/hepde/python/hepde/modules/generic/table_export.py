@@ -17,6 +17,8 @@ class TableExport(Publisher):
     ``{product}``; the default puts one CSV per cycle into the DataBlock bucket.
     """
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         product: str
         location: str = "s3://{bucket}/exports/{channel}/{product}/{generation:012d}.csv"

@@ -15,6 +15,8 @@ from hepde.modules.tables import read_table
 class TableFileSource(Source):
     """Reads ``location`` (CSV/Parquet/JSON; path, ``s3://`` or ``package://``) as product ``product``."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         location: str
         product: str

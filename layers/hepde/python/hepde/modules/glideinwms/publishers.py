@@ -88,6 +88,7 @@ class AdvertiseParameters(ModuleParameters):
 
 class _Advertising(Publisher):
     Parameters = AdvertiseParameters
+    params: AdvertiseParameters
     classad_type = "generic"
 
     def advertise(self, ads: list[dict[str, Any]]) -> str:
@@ -213,6 +214,7 @@ class GlideinWMSManifests(_Advertising):
     """Advertises the ``glideclient`` ads (the requests), gated by ``allow_<type>_requests`` facts."""
 
     Parameters = GlideinWMSParameters
+    params: GlideinWMSParameters
     classad_type = "glideclient"
 
     def gated_requests(self, data_block) -> pd.DataFrame:

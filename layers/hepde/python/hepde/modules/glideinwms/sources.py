@@ -55,6 +55,7 @@ class FactoryParameters(ModuleParameters):
 
 class _FactorySource(Source):
     Parameters = FactoryParameters
+    params: FactoryParameters
     mytype = "glidefactory"
     snapshot_kind = "factory_entries"
 

@@ -70,6 +70,8 @@ class MatchExpression(BaseModel):
 class JobClustering(Transform):
     """Idle jobs counted per bucket: one row per match expression (= one frontend group bucket)."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         match_expressions: list[MatchExpression]
         job_q_expr: str = "JobStatus==1"
@@ -108,6 +110,8 @@ class JobClustering(Transform):
 @Transform.produces(Grid_Figure_Of_Merit=pd.DataFrame)
 class GridFigureOfMerit(Transform):
     """``price_performance * (running + 1) / max_glideins`` per Grid entry; INF at a limit."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         price_performance: float = 1
@@ -191,6 +195,8 @@ def fair_split(total: int, n: int) -> list[int]:
 
 
 class GlideinRequestManifests(Transform):
+    params: Parameters
+
     class Parameters(ModuleParameters):
         accounting_group: str = "CMS"
         job_filter: str = "ClusterId > 0"

@@ -63,6 +63,8 @@ def _with_collector_columns(
 class JobQ(Source):
     """Jobs of every configured schedd: one row per job, the requested attributes + ``ScheddName``, ``CollectorHost``."""
 
+    params: Parameters
+
     class Parameters(QueryParameters):
         schedds: list[str | None] = [None]
         #: with False (default) one failing schedd fails the source (its jobs would silently vanish otherwise)
@@ -96,6 +98,8 @@ class JobQ(Source):
 
 class ResourceManifests(Source):
     """Collector ads of one pool (+ ``CollectorHost``, ``CollectorHosts``)."""
+
+    params: Parameters
 
     class Parameters(QueryParameters):
         group_attr: list[str] = ["Name"]

@@ -70,6 +70,7 @@ class SourceNOP(Source):
     """
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def acquire(self) -> dict[str, Any]:
         foo = pd.DataFrame(
@@ -87,6 +88,7 @@ class TransformNOP(Transform):
     """Consumes ``foo`` and produces ``bar = DataFrame(foo["key2"])``."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def transform(self, data_block: Mapping[str, Any]) -> dict[str, Any]:
         return {"bar": pd.DataFrame(data_block["foo"]["key2"])}
@@ -97,6 +99,7 @@ class PublisherNOP(Publisher):
     """Consumes ``bar`` and publishes nothing."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def publish(self, data_block: Mapping[str, Any]) -> PublishResult | None:
         _ = data_block["bar"]
@@ -108,6 +111,8 @@ class PublisherNOP(Publisher):
 class IntSource(Source):
     """Produces ``int_value`` = the ``int_value`` parameter."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         int_value: int = Field(description="the value to produce")
 
@@ -117,6 +122,8 @@ class IntSource(Source):
 
 class DynamicSource(Source):
     """Produces one ``int`` product whose name is the ``data_product_name`` parameter."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         data_product_name: str = Field(min_length=1, description="name of the product")
@@ -134,6 +141,8 @@ class DynamicSource(Source):
 class DynamicTransform(Transform):
     """Produces ``data_product_name`` = the sum of the ``consumes`` products (all ``int``)."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         consumes: list[str] = Field(description="names of the int products to sum")
         data_product_name: str = Field(min_length=1, description="name of the product")
@@ -150,6 +159,8 @@ class DynamicTransform(Transform):
 
 class DynamicPublisher(Publisher):
     """Checks that the sum of the ``consumes`` products (all ``int``) equals ``expects``."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         consumes: list[str] = Field(description="names of the int products to sum")
@@ -173,6 +184,8 @@ class WriteToDisk(Publisher):
     The original wrote to a temporary file created in its constructor; constructors here must not
     do I/O, so the file is only touched by ``publish``.
     """
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         consumes: list[str] = Field(description="names of the products to consume (any type)")
@@ -199,6 +212,7 @@ class ABTransform(Transform):
     """Consumes ``B``, produces ``A`` (with :class:`BATransform`: a produce/consume cycle)."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def transform(self, data_block: Mapping[str, Any]) -> dict[str, Any]:
         return {"A": data_block["B"]}
@@ -210,6 +224,7 @@ class BATransform(Transform):
     """Consumes ``A``, produces ``B``."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def transform(self, data_block: Mapping[str, Any]) -> dict[str, Any]:
         return {"B": data_block["A"]}
@@ -219,6 +234,7 @@ class SourceWithMissingProduces(Source):
     """A source without a ``produces`` declaration: validation must reject it."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def acquire(self) -> dict[str, Any]:
         return {}
@@ -228,6 +244,7 @@ class TransformWithMissingProducesConsumes(Transform):
     """A transform with neither declaration: validation must reject it."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def transform(self, data_block: Mapping[str, Any]) -> dict[str, Any]:
         return {}
@@ -237,6 +254,7 @@ class PublisherWithMissingConsumes(Publisher):
     """A publisher without a ``consumes`` declaration: validation must reject it."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def publish(self, data_block: Mapping[str, Any]) -> PublishResult | None:
         return None
@@ -248,6 +266,7 @@ class ErrorOnAcquire(Source):
     """A source whose ``acquire`` always raises ``RuntimeError("Test error-handling")``."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def acquire(self) -> dict[str, Any]:
         raise RuntimeError("Test error-handling")
@@ -258,6 +277,7 @@ class ErringPublisher(Publisher):
     """A publisher whose ``publish`` always raises ``RuntimeError("Test error-handling")``."""
 
     Parameters = _NoParameters
+    params: _NoParameters
 
     def publish(self, data_block: Mapping[str, Any]) -> PublishResult | None:
         raise RuntimeError("Test error-handling")
@@ -270,6 +290,8 @@ class FailingPublisher(Publisher):
     The original disabled itself through the 2.0 publisher-status board after its first call; this
     project has no such board, so it simply fails.  ``module_key`` is accepted for compatibility.
     """
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         module_key: str | None = Field(default=None, description="accepted for compatibility; unused")

@@ -87,6 +87,8 @@ class AWSFactoryEntryDataPublisher(Publisher):
     ``AWSSpotPrice``/``AWSOccupancy`` sources here just the same.
     """
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         aws_instance_limits: str
         spot_occupancy_config: str

@@ -45,6 +45,8 @@ class _AWSSource(Source):
 class AWSSpotPrice(_AWSSource):
     """Latest spot price per (account, AZ, instance type) over the last hour, every page of the answer."""
 
+    params: Parameters
+
     class Parameters(_AWSAccess):
         #: the original's file ``{account: {region: [instance types]}}`` (empty list = every type)
         spot_price_configuration: str | None = None
@@ -91,6 +93,8 @@ class AWSSpotPrice(_AWSSource):
 class AWSOccupancy(_AWSSource):
     """Instances per (account, AZ, type) and how many run.  (The original's source crashed every time.)"""
 
+    params: Parameters
+
     class Parameters(_AWSAccess):
         #: the original's file ``{account: [regions]}``
         occupancy_configuration: str | None = None
@@ -129,6 +133,8 @@ class AWSOccupancy(_AWSSource):
 class AWSInstancePerformance(Source):
     """The instance performance CSV, last row per (AZ, type) kept (as the original)."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         data_file: str
 
@@ -147,6 +153,8 @@ class AWSInstancePerformance(Source):
 @Source.produces(Job_Limits=pd.DataFrame)
 class AWSJobLimits(Source):
     """The job limits CSV, last row per (AZ, type) kept.  A missing file is an error (the original returned None)."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         data_file: str
@@ -175,6 +183,8 @@ _FINANCIAL_SAMPLE = {
 @Source.produces(financial_params=pd.DataFrame)
 class FinancialParameters(Source):
     """The original's target burn rates and balances, as a one-row table (see also ``budget.BudgetGuard``)."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         financial_parameters: dict[str, list[float]] = Field(default_factory=lambda: dict(_FINANCIAL_SAMPLE))

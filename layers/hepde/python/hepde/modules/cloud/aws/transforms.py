@@ -33,6 +33,8 @@ class _EC2Transform(Transform):
 class AWSSpotPrice(_EC2Transform):
     """Spot prices for the (account, region, types) of ``spot_occupancy_config``."""
 
+    params: Parameters
+
     class Parameters(_AWSAccess):
         history_seconds: int = HISTORY_SECONDS
         product_descriptions: list[str] = Field(default_factory=lambda: ["Linux/UNIX"])
@@ -54,6 +56,8 @@ class AWSSpotPrice(_EC2Transform):
 @Transform.produces(AWS_Occupancy=pd.DataFrame)
 class AWSOccupancy(_EC2Transform):
     """Instances per (account, AZ, type) in the regions of ``spot_occupancy_config``."""
+
+    params: Parameters
 
     class Parameters(_AWSAccess):
         #: count only the instance types listed in the config (the original counted every type)

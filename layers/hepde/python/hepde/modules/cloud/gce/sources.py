@@ -48,6 +48,8 @@ def occupancy_frame(instances: Any) -> pd.DataFrame:
 class GceOccupancy(Source):
     """Running VMs per zone and machine type of one project (Compute API ``aggregatedList``, all pages)."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         #: the project; default: ``project_id`` of the service-account key
         project: str | None = None
@@ -115,6 +117,8 @@ class GceOccupancy(Source):
 @Source.produces(GCE_Instance_Performance=pd.DataFrame)
 class GCEInstancePerformance(Source):
     """The GCE instance performance CSV as it is."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         csv_file: str

@@ -105,6 +105,8 @@ def allocation_rows(projects: Any, account: str, repo: str | None) -> list[dict[
 class NerscSFApi(Source):
     """NERSC project allocations (hours given/used) per configured account, from the Superfacility API."""
 
+    params: Parameters
+
     class Parameters(ModuleParameters):
         accounts: dict[str, NerscAccount] | None = None
         #: the original's layout (see the module docstring)
@@ -159,6 +161,8 @@ class NerscSFApi(Source):
 @Source.produces(Nersc_Instance_Performance=pd.DataFrame)
 class NerscInstancePerformance(Source):
     """The NERSC instance performance CSV as it is."""
+
+    params: Parameters
 
     class Parameters(ModuleParameters):
         csv_file: str
