@@ -31,7 +31,7 @@ def run(block: dict, clusters: dict = CLUSTERS, **params) -> dict:
 
 
 #: what hepcloud-de-modules 2.0.6 produced on these fixtures (GlideinWMS libraries stubbed, see
-#: hepde_tools.bench.htc_original; recorded with `python orig_runner.py` on tests/fixtures/htc)
+#: tools/hepde_tools/bench/original_2_0_6; recorded with `python runner.py` on tests/fixtures/htc)
 ORIGINAL_ON_FIXTURES = {
     "TEST_SITE_1@v1_0@GlideinFactory-master": {"ReqIdleGlideins": 1, "ReqMaxGlideins": 2},
     "TEST_SITE_2@v1_0@GlideinFactory-master": {"ReqIdleGlideins": 1, "ReqMaxGlideins": 3},

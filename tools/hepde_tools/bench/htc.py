@@ -7,7 +7,7 @@ as Parquet tables + ``config.json``; then, each in its own process so that peak 
   publisher's preparation (fact gating, ads, request rows) — wall time per stage, peak RSS;
 * the original 2.0.6 (when a Python with ``hepcloud-de-modules==2.0.6`` is given or found at
   ``/tmp/orig-venv``): its JobClustering, GridFigureOfMerit and GlideinRequestManifests, unmodified,
-  with the GlideinWMS libraries stubbed (:mod:`hepde_tools.bench.htc_original`).
+  with the GlideinWMS libraries stubbed (``tools/hepde_tools/bench/original_2_0_6/``).
 
 With the original, ours also runs once with ``compat_original`` and the per-entry requests
 (``ReqIdleGlideins``, ``ReqMaxGlideins``) of both are compared.
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -232,17 +233,11 @@ def run_ours(directory: Path, compat: bool = False) -> dict[str, Any]:
 
 
 def run_original(python: str, directory: Path, timeout: float = 3600) -> dict[str, Any]:
-    from hepde_tools.bench.htc_original import RUNNER, STUBS
-
-    with tempfile.TemporaryDirectory(prefix="orig-stubs-") as stubs:
-        for rel, text in STUBS.items():
-            path = Path(stubs) / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        runner = Path(stubs) / "orig_runner.py"
-        runner.write_text(RUNNER)
+    """Run ``original_2_0_6/runner.py`` (the original's transforms, GlideinWMS libraries stubbed) with ``python``."""
+    here = resources.files("hepde_tools.bench").joinpath("original_2_0_6")
+    with resources.as_file(here) as program:
         proc = subprocess.run(
-            [python, str(runner), str(directory), str(directory), stubs],
+            [python, str(program / "runner.py"), str(directory), str(directory), str(program / "stubs")],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -1,0 +1,2 @@
+def iexe_cmd(cmd):
+    return [""]

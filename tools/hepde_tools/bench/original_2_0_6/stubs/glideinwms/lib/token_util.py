@@ -1,0 +1,2 @@
+def create_and_sign_token(*a, **k):
+    return ""

@@ -1,0 +1,2 @@
+def extract_DN(f):
+    return ""
