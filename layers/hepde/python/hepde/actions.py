@@ -36,13 +36,13 @@ import hashlib
 import json
 import re
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from hepde.errors import DEError
 
-ACTION_SCHEMA_VERSION = 1
+ACTION_SCHEMA_VERSION: Final = 1
 
 #: job attributes the bridge stamps on every job it creates
 KEY_ATTR = "HepdeActionKey"

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -331,7 +331,7 @@ def write_snapshot(
     stem = f"{stamp}-{uuid.uuid4().hex[:8]}"
     base = f"{kind}/{origin_slug(origin)}"
     manifest = Manifest(
-        kind=kind,
+        kind=cast(Kind, kind),
         origin=origin,
         taken_at=taken_at,
         rows=table.num_rows,

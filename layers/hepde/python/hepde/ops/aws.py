@@ -64,12 +64,12 @@ class _Guard:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, tp: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, tp: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or isinstance(exc, DEError) or not isinstance(exc, Exception):
-            return False
+            return
         translated = aws_error(exc, self.action)
         if translated is exc:
-            return False
+            return
         raise translated from exc
 
 

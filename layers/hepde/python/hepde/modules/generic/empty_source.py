@@ -23,8 +23,6 @@ from hepde.modules.base import ModuleParameters, Source
 class EmptySource(Source):
     """Produces an empty DataFrame named by ``data_product_name``."""
 
-    params: Parameters
-
     class Parameters(ModuleParameters):
         """``data_product_name`` is required; the retry settings are legacy and ignored."""
 

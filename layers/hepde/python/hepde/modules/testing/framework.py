@@ -117,7 +117,7 @@ class IntSource(Source):
         int_value: int = Field(description="the value to produce")
 
     def acquire(self) -> dict[str, Any]:
-        return {"int_value": self.params.int_value}  # type: ignore[attr-defined]
+        return {"int_value": self.params.int_value}
 
 
 class DynamicSource(Source):
@@ -131,11 +131,11 @@ class DynamicSource(Source):
 
     def __init__(self, parameters: Mapping[str, Any] | None = None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
-        self.data_product_name: str = self.params.data_product_name  # type: ignore[attr-defined]
+        self.data_product_name: str = self.params.data_product_name
         self._produces = {self.data_product_name: int}
 
     def acquire(self) -> dict[str, Any]:
-        return {self.data_product_name: self.params.value}  # type: ignore[attr-defined]
+        return {self.data_product_name: self.params.value}
 
 
 class DynamicTransform(Transform):
@@ -149,8 +149,8 @@ class DynamicTransform(Transform):
 
     def __init__(self, parameters: Mapping[str, Any] | None = None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
-        self.data_product_name: str = self.params.data_product_name  # type: ignore[attr-defined]
-        self._consumes = dict.fromkeys(self.params.consumes, int)  # type: ignore[attr-defined]
+        self.data_product_name: str = self.params.data_product_name
+        self._consumes = dict.fromkeys(self.params.consumes, int)
         self._produces = {self.data_product_name: int}
 
     def transform(self, data_block: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,8 +168,8 @@ class DynamicPublisher(Publisher):
 
     def __init__(self, parameters: Mapping[str, Any] | None = None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
-        self.expects: int = self.params.expects  # type: ignore[attr-defined]
-        self._consumes = dict.fromkeys(self.params.consumes, int)  # type: ignore[attr-defined]
+        self.expects: int = self.params.expects
+        self._consumes = dict.fromkeys(self.params.consumes, int)
 
     def publish(self, data_block: Mapping[str, Any]) -> PublishResult | None:
         total = sum((data_block[k] for k in self._consumes), 0)
@@ -193,12 +193,12 @@ class WriteToDisk(Publisher):
 
     def __init__(self, parameters: Mapping[str, Any] | None = None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
-        self._consumes = dict.fromkeys(self.params.consumes, Any)  # type: ignore[attr-defined]
+        self._consumes = dict.fromkeys(self.params.consumes, Any)
         self.counter = 0
 
     def publish(self, data_block: Mapping[str, Any]) -> PublishResult | None:
         self.counter += 1
-        filename = self.params.filename  # type: ignore[attr-defined]
+        filename = self.params.filename
         if filename:
             with Path(filename).open("a", encoding="utf-8") as fh:
                 fh.write(f"{self.counter}\n")

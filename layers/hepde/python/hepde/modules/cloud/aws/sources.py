@@ -33,6 +33,7 @@ class _AWSAccess(ModuleParameters):
 
 class _AWSSource(Source):
     #: tests and the benchmark replace this with a factory of adapters over stubbed/moto clients
+    params: _AWSAccess
     adapter_factory: AdapterFactory | None = None
 
     def _factory(self) -> AdapterFactory:

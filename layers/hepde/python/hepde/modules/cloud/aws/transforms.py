@@ -20,6 +20,7 @@ from hepde.modules.cloud.aws.sources import AdapterFactory, _AWSAccess
 
 
 class _EC2Transform(Transform):
+    params: _AWSAccess
     adapter_factory: AdapterFactory | None = None
 
     def _factory(self) -> AdapterFactory:
