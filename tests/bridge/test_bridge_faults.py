@@ -170,7 +170,9 @@ def test_collector_down_too_long_is_dead_lettered_with_the_reason(world):
     world.send(advertise_action(1, ["e1@g@f@fe.main"]))
     world.drain(world.bridge())
     (dead,) = world.dead_letters()
-    assert "Failed to connect" in dead["reason"] and dead["key"] == advertise_action(1, ["x"]).key
+    assert (
+        "Failed to advertise to collector" in dead["reason"] and dead["key"] == advertise_action(1, ["x"]).key
+    )
     assert world.results.results[0].status == "failed"
 
 

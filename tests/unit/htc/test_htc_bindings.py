@@ -1,107 +1,124 @@
-"""The bindings adapters (schedd/collector queries, advertising) against a stand-in ``htcondor2``."""
+"""The sources and the glideclient publisher reach HTCondor through the one adapter (hepde.condor):
+here through its fakes (FakePool), the same interface the htcondor2 implementation has."""
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 
-from hepde.modules.glideinwms.publishers import GlideinWMSManifests
+from hepde.condor.adapter import CondorSettings, HTCondorCollector, HTCondorPool, HTCondorSchedd
+from hepde.condor.fakes import FakeCollector, FakePool, FakeSchedd
+from hepde.modules.glideinwms.publishers import AdvertiseError, GlideinWMSManifests
+from hepde.modules.glideinwms.sources import FactoryEntries
 from hepde.modules.htcondor.query import BindingsAdSource, QueryError
 from hepde.modules.htcondor.sources import JobQ, StartdManifests
 
 
-class FakeCondor(types.ModuleType):
-    """Records calls; answers queries from ``ads``; ``fail`` makes every daemon call raise."""
-
-    def __init__(self, ads, fail=False):
-        super().__init__("htcondor2")
-        self.calls, self.ads, self.fail, self.advertised = [], ads, fail, []
-        outer = self
-
-        class DaemonType:
-            Schedd = "Schedd"
-
-        class AdType:
-            Startd, Any = "Startd", "Any"
-
-        class Collector:
-            def __init__(self, pool=None):
-                outer.calls.append(("Collector", pool))
-
-            def locate(self, kind, name):
-                outer.calls.append(("locate", kind, name))
-                return {"Name": name}
-
-            def query(self, ad_type, constraint, projection):
-                if outer.fail:
-                    raise RuntimeError("collector down")
-                outer.calls.append(("query", ad_type, constraint, tuple(projection)))
-                return outer.ads
-
-            def advertise(self, ads, command, use_tcp):
-                outer.advertised.append((command, [dict(a) for a in ads]))
-
-        class Schedd:
-            def __init__(self, location=None):
-                outer.calls.append(("Schedd", location))
-
-            def query(self, constraint, projection):
-                if outer.fail:
-                    raise RuntimeError("schedd down")
-                return outer.ads
-
-        self.DaemonType, self.AdType, self.Collector, self.Schedd = DaemonType, AdType, Collector, Schedd
-
-    def reload_config(self):
-        self.calls.append(("reload_config",))
+def _jobq(pool, params):
+    source = JobQ(params)
+    source.condor_pool = pool
+    return source
 
 
-def test_schedd_queries_go_through_the_collector_locate(monkeypatch):
-    fake = FakeCondor([{"ClusterId": 1, "JobStatus": 1}])
-    monkeypatch.setitem(sys.modules, "htcondor2", fake)
-    jobs = JobQ(
-        {"collector_host": "pool", "schedds": ["s1"], "classad_attrs": ["ClusterId", "JobStatus", "X"]}
+def test_schedd_queries_name_the_schedd_and_the_local_one_by_its_located_name():
+    s1, local = FakeSchedd("s1"), FakeSchedd("schedd@local.example")
+    s1.add_jobs([{"ClusterId": 1, "JobStatus": 1}])
+    local.add_jobs([{"ClusterId": 7, "JobStatus": 2}])
+    pool = FakePool([s1, local], local_schedd="schedd@local.example")
+    jobs = _jobq(
+        pool, {"collector_host": "pool", "schedds": ["s1"], "classad_attrs": ["ClusterId", "JobStatus", "X"]}
     ).acquire()
     assert jobs["job_manifests"].to_dict("records") == [
         {"ClusterId": 1, "JobStatus": 1, "X": None, "ScheddName": "s1", "CollectorHost": "pool"}
     ]
-    assert ("locate", "Schedd", "s1") in fake.calls and ("Collector", "pool") in fake.calls
-
-
-def test_collector_queries_and_failures(monkeypatch):
-    fake = FakeCondor([{"Name": "slot1", "Cpus": 1, "State": "Claimed", "Activity": "Busy", "Memory": 10}])
-    monkeypatch.setitem(sys.modules, "htcondor2", fake)
-    slots = StartdManifests({"collector_host": "pool", "constraint": "Cpus > 0"}).acquire()[
-        "startd_manifests"
+    # the local schedd (schedds: [None]): its Name comes from where it was located, not None
+    jobs = _jobq(pool, {"classad_attrs": ["ClusterId"]}).acquire()["job_manifests"]
+    assert jobs.to_dict("records") == [
+        {"ClusterId": 7, "ScheddName": "schedd@local.example", "CollectorHost": None}
     ]
-    assert slots["Name"].tolist() == ["slot1"] and slots["CollectorHost"].tolist() == ["pool"]
-    assert any(c[0] == "query" and c[2] == "Cpus > 0" for c in fake.calls)
-    fake.fail = True
-    with pytest.raises(QueryError, match="collector down"):
-        BindingsAdSource().collector_ads("pool", "Startd", "True", None, snapshot_kind="slots")
+
+
+def test_slot_counts_are_integers_whatever_the_startd_publishes():
+    collector = FakeCollector("pool")
+    collector.add_slot("slot1@wn1", cpus=4, memory=8000)
+    collector.add_slot("slot2@wn1", cpus=2, total_cpus=6, state="Claimed", activity="Busy")
+    assert collector.query("startd", "true", ["TotalCpus"])[0] == {"TotalCpus": 4.0}  # as the startd says
+    source = StartdManifests({"collector_host": "pool", "constraint": "Cpus > 0"})
+    source.condor_pool = FakePool(collectors=[collector])
+    slots = source.acquire()["startd_manifests"]
+    assert slots["Name"].tolist() == ["slot1@wn1", "slot2@wn1"]
+    assert slots["TotalCpus"].tolist() == [4, 6] and str(slots["TotalCpus"].dtype) == "int64"
+    assert slots["CollectorHost"].tolist() == ["pool", "pool"]
+
+
+def test_unreachable_daemons_are_query_errors_naming_them():
+    pool = FakePool([FakeSchedd("s1")])  # no collector at all: "pool" is unreachable
+    with pytest.raises(QueryError, match="Failed communication with collector"):
+        BindingsAdSource(pool=pool).collector_ads("pool", "Startd", "True", None, snapshot_kind="slots")
+    pool.schedds["s1"].down = True
     with pytest.raises(QueryError, match="1 of 1 schedd"):
-        JobQ({"schedds": [None]}).acquire()
+        _jobq(pool, {"schedds": ["s1"]}).acquire()
+    with pytest.raises(QueryError, match="Unable to locate"):
+        _jobq(pool, {"schedds": ["nope"]}).acquire()
 
 
-def test_ads_are_advertised_to_each_collector_through_the_bindings(monkeypatch):
-    fake = FakeCondor([])
-    monkeypatch.setitem(sys.modules, "htcondor2", fake)
+def test_factory_source_retries_an_unreachable_collector_a_bounded_number_of_times(monkeypatch):
+    slept = []
+    monkeypatch.setattr("hepde.modules.glideinwms.sources._sleep", slept.append)
+    pool = FakePool()
+    source = FactoryEntries(
+        {
+            "factories": [{"collector_host": "f1"}],
+            "max_retries": 3,
+            "retry_interval": 1,
+            "max_retry_seconds": 5,
+        }
+    )
+    source.condor_pool = pool
+    with pytest.raises(QueryError, match="no factory collector"):
+        source.acquire()
+    assert slept == [1, 2]  # 1 + 2 + 4 would exceed max_retry_seconds: it stops waiting
+    factory = FakeCollector("f1")
+    factory.advertise([{"MyType": "glidefactory", "Name": "e1@f", "glideinmytype": "glidefactory"}])
+    pool.collectors["f1"] = factory
+    assert source.load_all()["Name"].tolist() == ["e1@f"]
 
-    class FakeAd(dict):
-        pass
 
-    monkeypatch.setitem(sys.modules, "classad2", types.SimpleNamespace(ClassAd=FakeAd))
-    pub = GlideinWMSManifests({})
+def test_ads_are_advertised_to_each_collector_through_the_adapter():
+    f1, f2 = FakeCollector("f1"), FakeCollector("f2")
+    pub = GlideinWMSManifests({"max_retries": 2})
+    pub.condor_pool = FakePool(collectors=[f1, f2])
     summary = pub.advertise(
         [
-            {"Name": "a", "CollectorHost": "f1", "ReqIdleGlideins": 1},
-            {"Name": "b", "CollectorHost": "f2", "ReqIdleGlideins": 0},
+            {"MyType": "glideclient", "Name": "a", "CollectorHost": "f1", "ReqIdleGlideins": 1},
+            {"MyType": "glideclient", "Name": "b", "CollectorHost": "f2", "ReqIdleGlideins": 0},
         ]
     )
     assert summary == "advertised 2 glideclient ad(s) to 2 collector(s)"
-    assert [(cmd, [a["Name"] for a in ads]) for cmd, ads in fake.advertised] == [
-        ("UPDATE_AD_GENERIC", ["a"]),
-        ("UPDATE_AD_GENERIC", ["b"]),
-    ]
+    assert (f1.names("glideclient"), f2.names("glideclient")) == (["a"], ["b"])
+    f2.down = True
+    with pytest.raises(AdvertiseError, match="to f2 failed: .*Failed to advertise to collector"):
+        pub.advertise([{"MyType": "glideclient", "Name": "b", "CollectorHost": "f2"}])
+    assert f2.advertise_calls == 1 + 3  # the first publication, then 1 + max_retries attempts
+
+
+def test_the_bindings_clients_take_their_configuration_explicitly(tmp_path, monkeypatch):
+    import os
+
+    before = dict(os.environ)
+    token = tmp_path / "token"
+    token.write_text("eyJhbGciOi.fake.token\n")
+    settings = CondorSettings(
+        proxy_file="/tmp/x509up_u1", token_directory=str(tmp_path), token_file=str(token)
+    )
+    assert settings.overrides() == {
+        "AUTH_SSL_CLIENT_CERTFILE": "/tmp/x509up_u1",
+        "AUTH_SSL_CLIENT_KEYFILE": "/tmp/x509up_u1",
+        "SEC_TOKEN_DIRECTORY": str(tmp_path),
+    }
+    assert settings.token() == "eyJhbGciOi.fake.token"
+    pool = HTCondorPool(settings)
+    assert isinstance(pool.schedd("s", "cm"), HTCondorSchedd) and isinstance(
+        pool.collector("c"), HTCondorCollector
+    )
+    assert pool.collector("c").settings is settings
+    assert dict(os.environ) == before

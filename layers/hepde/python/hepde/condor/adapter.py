@@ -8,21 +8,37 @@ Two roles, each a protocol with one real and one in-memory implementation (:mod:
   ``query`` ads by type and constraint.
 
 Ads cross the interface as plain dicts (attribute → evaluated Python value; ``Undefined`` left out),
-the shape the snapshot format stores.  Errors are translated into two classes: the daemon could not
-be reached (:class:`CondorUnavailableError`) or it answered and refused (:class:`CondorRefusedError`).
-Both are retried by the service with backoff; neither ever means "nothing happened" for a submit,
-which is why a submit is always checked against the schedd before it is repeated.
+the shape the snapshot format stores.  Errors are translated into three classes: the daemon could not
+be reached (:class:`CondorUnavailableError`), it answered and refused (:class:`CondorRefusedError`),
+or what was asked is malformed — a constraint that does not parse, a submit description the schedd
+cannot turn into a job ad (:class:`CondorInvalidError`, a kind of refusal).  :func:`with_retries`
+retries the unavailable class only, a bounded number of times within a bounded time; the bridge
+retries both with its own backoff.  No error ever means "nothing happened" for a submit, which is
+why the bridge checks a submit against the schedd before it repeats it.
 
-Authentication is the host's: ``CONDOR_CONFIG``, IDTOKENs in ``tokens.d``, SSL/host certificates, as
-configured for the bridge's Unix user.  Nothing here reads a secret.
+This is the project's ONE HTCondor adapter: the bridge, the job-queue/slot/factory sources
+(:class:`hepde.modules.htcondor.query.BindingsAdSource`) and the glideclient publisher all reach the
+daemons through :class:`HTCondorSchedd` / :class:`HTCondorCollector` (or a :class:`Pool` of them).
+
+Configuration is explicit and per object (:class:`CondorSettings`), never through ``os.environ``:
+a configuration file is loaded with ``htcondor2.reload_config(path)``, an X.509 proxy and a token
+directory become ``AUTH_SSL_CLIENT_*`` / ``SEC_TOKEN_DIRECTORY`` parameters, and a token file is the
+collector's ``SecurityContext(token=...)``.  The bindings keep their configuration per process, so
+every call that needs non-default settings runs inside :func:`bindings_scope`, which applies them
+under one lock and restores the previous configuration afterwards.  Without settings, the host's
+configuration applies (``CONDOR_CONFIG``, IDTOKENs in ``tokens.d``, SSL/host certificates of the
+Unix user).  Nothing here logs or stores a secret.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from hepde.errors import DEError
 
@@ -42,6 +58,158 @@ class CondorUnavailableError(CondorError):
 
 class CondorRefusedError(CondorError):
     """The daemon answered and refused (permission, limits, invalid submit description)."""
+
+
+class CondorInvalidError(CondorRefusedError):
+    """What was asked is malformed: a constraint that does not parse, a submit description that
+    cannot become a job ad.  Retrying the same request cannot succeed."""
+
+
+#: the hold reason code HTCondor gives a job submitted with ``hold = true`` (``SubmittedOnHold``)
+HOLD_CODE_SUBMITTED_ON_HOLD = 15
+#: the hold reason code of ``condor_hold`` / ``Schedd.act(JobAction.Hold)`` (``UserRequest``)
+HOLD_CODE_USER_REQUEST = 1
+SUBMITTED_ON_HOLD_REASON = "submitted on hold at user's request"
+
+
+@dataclass(frozen=True)
+class CondorSettings:
+    """How to reach and authenticate to the daemons, passed explicitly (never via ``os.environ``).
+
+    * ``config_file`` — an HTCondor configuration file to use instead of the host's
+      (``htcondor2.reload_config(config_file)`` for the call, the default configuration afterwards);
+    * ``proxy_file`` — an X.509 (proxy) certificate to authenticate with by SSL
+      (``AUTH_SSL_CLIENT_CERTFILE``/``AUTH_SSL_CLIENT_KEYFILE``, the original's ``X509_USER_PROXY``);
+    * ``token_file`` — a file holding one IDTOKEN or SciToken, presented to collectors
+      (``htcondor2.SecurityContext(token=...)``);
+    * ``token_directory`` — a ``tokens.d`` directory for every daemon, schedds included
+      (``SEC_TOKEN_DIRECTORY``): the way to choose the identity a schedd sees;
+    * ``params`` — further configuration parameters for the calls (``SEC_CLIENT_AUTHENTICATION_METHODS``...).
+    """
+
+    config_file: str | None = None
+    proxy_file: str | None = None
+    token_file: str | None = None
+    token_directory: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def overrides(self) -> dict[str, str]:
+        out = dict(self.params)
+        if self.proxy_file:
+            out["AUTH_SSL_CLIENT_CERTFILE"] = self.proxy_file
+            out["AUTH_SSL_CLIENT_KEYFILE"] = self.proxy_file
+        if self.token_directory:
+            out["SEC_TOKEN_DIRECTORY"] = self.token_directory
+        return out
+
+    @property
+    def is_default(self) -> bool:
+        return not (self.config_file or self.overrides())
+
+    def token(self) -> str | None:
+        if not self.token_file:
+            return None
+        try:
+            with open(self.token_file, encoding="utf-8") as fh:
+                text = fh.read().strip()
+        except OSError as exc:
+            raise CondorUnavailableError(f"cannot read the token file {self.token_file}: {exc}") from exc
+        return text or None
+
+
+DEFAULT_SETTINGS = CondorSettings()
+_BINDINGS_LOCK = threading.RLock()
+
+
+def bindings() -> Any:
+    """The ``htcondor2`` module, or a clear error when the bindings are not installed."""
+    try:
+        import htcondor2
+    except ImportError as exc:
+        raise CondorUnavailableError(
+            "the HTCondor Python bindings are not installed (pip install 'hepde-serverless[bridge]'); "
+            "in AWS go through the condor bridge: 'snapshot_location' for sources, "
+            "advertise_via: 'bridge' for publishers"
+        ) from exc
+    return htcondor2
+
+
+@contextlib.contextmanager
+def bindings_scope(settings: CondorSettings | None) -> Iterator[Any]:
+    """Run a block with ``settings`` applied to the bindings' configuration, then restore it.
+
+    The default settings take no lock and change nothing.  Otherwise one lock serialises every call
+    that needs its own configuration (the bindings hold one configuration per process).
+    """
+    htcondor2 = bindings()
+    if settings is None or settings.is_default:
+        yield htcondor2
+        return
+    with _BINDINGS_LOCK:
+        if settings.config_file:
+            try:
+                htcondor2.reload_config(settings.config_file)
+            except Exception as exc:
+                htcondor2.reload_config()
+                raise CondorInvalidError(
+                    f"cannot load the HTCondor configuration {settings.config_file}: {exc}"
+                ) from exc
+        saved: dict[str, str | None] = {}
+        try:
+            for key, value in settings.overrides().items():
+                saved[key] = htcondor2.param.get(key)
+                htcondor2.param[key] = str(value)
+            yield htcondor2
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    with contextlib.suppress(Exception):
+                        del htcondor2.param[key]
+                else:
+                    htcondor2.param[key] = old
+            if settings.config_file:
+                htcondor2.reload_config()
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries of :class:`CondorUnavailableError`: ``attempts`` in all, waiting ``interval``
+    seconds growing ×2, never more than ``max_seconds`` of waiting in total."""
+
+    attempts: int = 1
+    interval: float = 0.0
+    max_seconds: float = 60.0
+
+
+def with_retries(
+    fn: Callable[[], T],
+    policy: RetryPolicy = RetryPolicy(),
+    *,
+    retry_on: tuple[type[BaseException], ...] = (),
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``fn``; retry it on :class:`CondorUnavailableError` (and ``retry_on``) as ``policy`` allows.
+
+    A refusal (:class:`CondorRefusedError`, :class:`CondorInvalidError`) is raised at once: the
+    daemon answered, asking again cannot change its answer.
+    """
+    retryable: tuple[type[BaseException], ...] = (CondorUnavailableError, *retry_on)
+    delay, slept = policy.interval, 0.0
+    attempt = 1
+    while True:
+        try:
+            return fn()
+        except retryable:
+            if attempt >= max(1, policy.attempts) or slept + delay > policy.max_seconds:
+                raise
+            if delay:
+                sleep(delay)
+            slept += delay
+            delay *= 2
+            attempt += 1
 
 
 @dataclass(frozen=True)
@@ -64,7 +232,13 @@ class Schedd(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def act(self, action: str, constraint: str, reason: str = "") -> int:
-        """Apply ``remove``/``hold``/``release`` to the jobs ``constraint`` selects; return how many changed."""
+        """Apply ``remove``/``hold``/``release`` to the jobs ``constraint`` selects; return how many
+        changed.  ``reason`` becomes the jobs' ``HoldReason``/``RemoveReason``/``ReleaseReason``."""
+        ...
+
+    def whoami(self) -> str:
+        """The identity this client is authenticated as at the schedd (what becomes a job's ``Owner``
+        is its user part)."""
         ...
 
 
@@ -142,147 +316,223 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: texts of the bindings (25.x) that mean "the daemon was not reached"
 _CONNECT = re.compile(
     r"connect|locate|timed? ?out|timeout|unreachable|refused connection|no route|"
-    r"authenticat|security session|communicat|reset by peer|broken pipe",
+    r"authenticat|security session|communicat|reset by peer|broken pipe|"
+    r"failed to advertise to collector|failed to start command|end-of-message",
+    re.I,
+)
+#: texts that mean "what was asked is malformed" (a bad constraint reaches the collector as
+#: "Unknown error from collector query."; a bad submit description as "Failed to create job ad")
+_INVALID = re.compile(
+    r"parse error|invalid constraint|invalid query|unknown error from collector query|"
+    r"failed to create job ad|errmsg=submit|cannot parse|syntax error",
     re.I,
 )
 
 
 def translate(exc: BaseException, what: str) -> CondorError:
-    """An ``htcondor2`` exception → :class:`CondorUnavailableError` or :class:`CondorRefusedError`."""
+    """An ``htcondor2`` exception → :class:`CondorUnavailableError`, :class:`CondorInvalidError` or
+    :class:`CondorRefusedError`."""
+    if isinstance(exc, CondorError):
+        return exc
     text = f"{what}: {type(exc).__name__}: {exc}"
-    if _CONNECT.search(str(exc)):
+    message = str(exc)
+    if _CONNECT.search(message):
         return CondorUnavailableError(text)
+    if isinstance(exc, ValueError | TypeError) or _INVALID.search(message):
+        return CondorInvalidError(text)
     return CondorRefusedError(text)
+
+
+def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except CondorError:
+        raise
+    except Exception as exc:
+        raise translate(exc, what) from exc
 
 
 # -- the real thing (htcondor2) -------------------------------------------------------------------
 class HTCondorSchedd:
     """A schedd reached with ``htcondor2``: the local one (``name=None``) or ``name`` located in ``pool``."""
 
-    def __init__(self, logical_name: str, *, name: str | None = None, pool: str | None = None) -> None:
+    def __init__(
+        self,
+        logical_name: str,
+        *,
+        name: str | None = None,
+        pool: str | None = None,
+        settings: CondorSettings | None = None,
+    ) -> None:
         self.name = logical_name
         self.schedd_name = name
         self.pool = pool
+        self.settings = settings or DEFAULT_SETTINGS
         self._schedd: Any = None
+        self._location: Any = None
+        #: the schedd's ``Name`` as its location ad gives it (known after the first call)
+        self.daemon_name: str | None = name
 
     def __repr__(self) -> str:
         return f"HTCondorSchedd({self.name!r}, name={self.schedd_name!r}, pool={self.pool!r})"
 
-    def _get(self) -> Any:
-        if self._schedd is None:
-            import htcondor2
+    @property
+    def _where(self) -> str:
+        return f"schedd {self.schedd_name or '(local)'}"
 
+    def _get(self, htcondor2: Any) -> Any:
+        if self._schedd is None:
             try:
+                # the local schedd is the one the host's collector knows, whatever ``pool`` says
+                collector = htcondor2.Collector(
+                    self.pool if self.schedd_name else None, _security(htcondor2, self.settings)
+                )
                 if self.schedd_name:
-                    ad = htcondor2.Collector(self.pool).locate(htcondor2.DaemonType.Schedd, self.schedd_name)
-                    self._schedd = htcondor2.Schedd(ad)
+                    location = collector.locate(htcondor2.DaemonType.Schedd, self.schedd_name)
                 else:
-                    self._schedd = htcondor2.Schedd()
+                    location = collector.locate(htcondor2.DaemonType.Schedd)
+                self._schedd = htcondor2.Schedd(location)
+                self._location = location
+                with contextlib.suppress(Exception):
+                    self.daemon_name = str(location["Name"])
             except Exception as exc:
-                raise CondorUnavailableError(
-                    f"cannot locate schedd {self.schedd_name or '(local)'}: {exc}"
-                ) from exc
+                raise CondorUnavailableError(f"cannot locate {self._where}: {exc}") from exc
         return self._schedd
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CondorError:
-            raise
-        except Exception as exc:
-            self._schedd = None  # locate again next time: the schedd may have moved or restarted
-            raise translate(exc, f"schedd {self.schedd_name or '(local)'} {what}") from exc
+    def _run(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        with bindings_scope(self.settings) as htcondor2:
+            schedd = self._get(htcondor2)
+            try:
+                return _call(f"{self._where} {what}", getattr(schedd, method), *args, **kwargs)
+            except CondorUnavailableError:
+                self._schedd = None  # locate again next time: the schedd may have moved or restarted
+                raise
 
     def submit(self, description: Mapping[str, str], count: int) -> SubmitOutcome:
-        import htcondor2
-
-        schedd = self._get()
+        htcondor2 = bindings()
         try:
             sub = htcondor2.Submit(dict(description))
         except Exception as exc:
-            raise CondorRefusedError(f"invalid submit description: {exc}") from exc
-        result = self._call("submit", schedd.submit, sub, count=count)
+            raise CondorInvalidError(f"invalid submit description: {exc}") from exc
+        result = self._run("submit", "submit", sub, count=count)
         return SubmitOutcome(cluster=int(result.cluster()), procs=int(result.num_procs()))
 
     def query(
         self, constraint: str = "true", projection: Sequence[str] = (), limit: int = -1
     ) -> list[dict[str, Any]]:
-        schedd = self._get()
-        ads = self._call(
-            "query", schedd.query, constraint=constraint, projection=list(projection), limit=limit
-        )
+        ads = self._run("query", "query", constraint=constraint, projection=list(projection), limit=limit)
         return [ad_to_dict(ad, projection) for ad in ads]
 
     def history(
         self, constraint: str = "true", projection: Sequence[str] = (), limit: int = -1
     ) -> list[dict[str, Any]]:
-        schedd = self._get()
-        ads = self._call("history", schedd.history, constraint, list(projection), match=limit)
+        ads = self._run("history", "history", constraint, list(projection), match=limit)
         return [ad_to_dict(ad, projection) for ad in ads]
 
     def act(self, action: str, constraint: str, reason: str = "") -> int:
-        import htcondor2
-
+        htcondor2 = bindings()
         kinds = {
             "remove": htcondor2.JobAction.Remove,
             "hold": htcondor2.JobAction.Hold,
             "release": htcondor2.JobAction.Release,
         }
-        schedd = self._get()
-        result = self._call(action, schedd.act, kinds[action], constraint, reason or f"de-bridge {action}")
-        return int(result.get("TotalSuccess", 0))
+        if action not in kinds:
+            raise CondorInvalidError(f"unknown job action {action!r} (expected one of {JOB_ACTIONS})")
+        # htcondor2 25.x drops a reason given as a plain string (HoldReason "", no RemoveReason);
+        # the (reason, code) form keeps it
+        text = reason or f"de-bridge {action}"
+        result = self._run(action, "act", kinds[action], constraint, (text, None))
+        return int(result.get("TotalSuccess", 0)) if result is not None else 0
+
+    def whoami(self) -> str:
+        with bindings_scope(self.settings) as htcondor2:
+            self._get(htcondor2)
+            ad = _call(
+                f"{self._where} ping",
+                htcondor2.ping,
+                self._location,
+                "WRITE",
+                _security(htcondor2, self.settings),
+            )
+        return str(ad.get("MyRemoteUserName", "")) if ad is not None else ""
+
+
+def _security(htcondor2: Any, settings: CondorSettings) -> Any:
+    token = settings.token()
+    if token is None:
+        return None
+    return htcondor2.SecurityContext(token=token)
 
 
 class HTCondorCollector:
     """A collector (or several, ``"a, b"``) reached with ``htcondor2``."""
 
-    def __init__(self, logical_name: str, *, host: str | None = None) -> None:
+    def __init__(
+        self, logical_name: str, *, host: str | None = None, settings: CondorSettings | None = None
+    ) -> None:
         self.name = logical_name
         self.host = host
-        self._collector: Any = None
+        self.settings = settings or DEFAULT_SETTINGS
 
     def __repr__(self) -> str:
         return f"HTCondorCollector({self.name!r}, host={self.host!r})"
 
-    def _get(self) -> Any:
-        if self._collector is None:
-            import htcondor2
+    @property
+    def _where(self) -> str:
+        return f"collector {self.host or '(local)'}"
 
-            self._collector = htcondor2.Collector(self.host)
-        return self._collector
+    def _collector(self, htcondor2: Any) -> Any:
+        # a new client object per call: it holds no connection, and a cached one would keep a
+        # security context whose token file may have been renewed since
+        try:
+            return htcondor2.Collector(self.host, _security(htcondor2, self.settings))
+        except CondorError:
+            raise
+        except Exception as exc:
+            raise translate(exc, f"{self._where} init") from exc
 
     def advertise(self, ads: Sequence[Mapping[str, Any]], command: str = "UPDATE_AD_GENERIC") -> None:
-        collector = self._get()
-        try:
-            collector.advertise([to_classad(ad) for ad in ads], command, True)
-        except Exception as exc:
-            self._collector = None
-            raise translate(exc, f"collector {self.host or '(local)'} {command}") from exc
+        classads = [to_classad(ad) for ad in ads]
+        with bindings_scope(self.settings) as htcondor2:
+            collector = self._collector(htcondor2)
+            _call(f"{self._where} {command}", collector.advertise, classads, command, True)
 
     def query(
         self, ad_type: str = "any", constraint: str = "true", projection: Sequence[str] = ()
     ) -> list[dict[str, Any]]:
-        import htcondor2
-
-        types = {
-            "any": htcondor2.AdType.Any,
-            "startd": htcondor2.AdType.Startd,
-            "schedd": htcondor2.AdType.Schedd,
-            "master": htcondor2.AdType.Master,
-            "collector": htcondor2.AdType.Collector,
-            "negotiator": htcondor2.AdType.Negotiator,
-            "generic": htcondor2.AdType.Generic,
-            "submitter": htcondor2.AdType.Submitter,
-        }
-        collector = self._get()
-        try:
-            ads = collector.query(types[ad_type], constraint, list(projection) or None)
-        except Exception as exc:
-            self._collector = None
-            raise translate(exc, f"collector {self.host or '(local)'} query") from exc
+        kind = ad_type.lower()
+        if kind not in AD_TYPES:
+            raise CondorInvalidError(f"unknown ad type {ad_type!r} (expected one of {AD_TYPES})")
+        with bindings_scope(self.settings) as htcondor2:
+            adtype = getattr(htcondor2.AdType, kind.capitalize())
+            collector = self._collector(htcondor2)
+            ads = _call(f"{self._where} query", collector.query, adtype, constraint, list(projection) or None)
         return [ad_to_dict(ad, projection) for ad in ads]
+
+
+class Pool(Protocol):
+    """Hands out schedd and collector clients: the real ones (:class:`HTCondorPool`) or fakes
+    (:class:`hepde.condor.fakes.FakePool`).  What the sources and the publisher are given."""
+
+    def schedd(self, name: str | None, pool: str | None) -> Schedd: ...
+
+    def collector(self, host: str | None) -> Collector: ...
+
+
+class HTCondorPool:
+    """Clients over ``htcondor2``, all with the same :class:`CondorSettings`."""
+
+    def __init__(self, settings: CondorSettings | None = None) -> None:
+        self.settings = settings or DEFAULT_SETTINGS
+
+    def schedd(self, name: str | None, pool: str | None) -> HTCondorSchedd:
+        return HTCondorSchedd(name or "local", name=name, pool=pool, settings=self.settings)
+
+    def collector(self, host: str | None) -> HTCondorCollector:
+        return HTCondorCollector(host or "local", host=host, settings=self.settings)
 
 
 def invalidation_ad(ad_type: str, constraint: str) -> dict[str, Any]:

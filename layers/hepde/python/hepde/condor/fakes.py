@@ -3,19 +3,36 @@
 No real schedd or collector can run on every machine that runs the tests.  These keep real
 ``classad2.ClassAd`` objects and evaluate every constraint with ``classad2`` (three-valued logic:
 only ``true`` matches, ``undefined`` and ``error`` do not), so routing, check-before-act and
-invalidation constraints behave as against a real daemon.  What they model:
+invalidation constraints behave as against a real daemon.  They pass the same contract suite as an
+HTCondor 25.14 pool (``tests/contract/test_condor_contract.py``; run it against a real pool with
+``HEPDE_TEST_POOL=host:port``).  What they model:
 
 * :class:`FakeSchedd` — a submit description (parsed and normalised by ``htcondor2.Submit``) becomes
-  one cluster of ``count`` job ads in one transaction (all or nothing), with the attributes
-  ``condor_submit`` would set for the commands the bridge uses (universe, executable, arguments,
-  ``grid_resource``, ``request_*``, ``batch_*``, ``+Attr``/``MY.Attr``, output/error/log with
-  ``$(Cluster)``/``$(Process)``); job states IDLE → RUNNING → COMPLETED, HELD/RELEASE, REMOVED, with
-  ``EnteredCurrentStatus``; removed and completed jobs go to the history.  Fault switches:
-  ``down`` (unreachable), ``refuse`` (answers and refuses N submits, or all), ``lose_reply``
-  (commits the submit, then the reply is lost).
+  one cluster of ``count`` job ads in one transaction (all or nothing; ``count = 0`` is one job, as
+  the bindings' "count of the queue statement"), with the attributes the schedd stores for the
+  commands the project uses: ``arguments`` as ``Args`` (a new-syntax ``"..."`` value unquoted; only
+  what the old syntax cannot hold goes to ``Arguments``), ``hold = true`` (JobStatus 5,
+  HoldReasonCode 15), ``notification`` as the integer ``JobNotification``, ``accounting_group`` as
+  ``AcctGroup``/``AcctGroupUser``/``AccountingGroup`` (``"group_x."`` when no user is given: the
+  bindings, unlike ``condor_submit``, do not add the submitter), ``batch_*`` on grid jobs only,
+  the grid types the schedd accepts (``batch``, ``pbs``, ``condor``, ``arc``... — not ``slurm`` or
+  ``nordugrid``), ``+Attr``/``MY.Attr``, output/error/log with ``$(Cluster)``/``$(Process)``,
+  ``scitokens_file`` as ``ScitokensFile``.  ``Owner`` is the authenticated submitter (``owner``); a
+  root submitter is refused as the schedd refuses it.  Job states IDLE → RUNNING → COMPLETED,
+  HOLD (HoldReasonCode 1, the reason kept) / RELEASE, REMOVE (``RemoveReason``): a removed *running*
+  job stays in the queue as JobStatus 3 for ``remove_linger`` seconds (the shadow's exit) before it
+  reaches the history; others go at once.  Fault switches: ``down`` (unreachable), ``refuse``
+  (answers and refuses N submits, or all), ``lose_reply`` (commits the submit, then the reply is
+  lost).  Error texts are the bindings' ("Failed to create job ad, errmsg=Submit:-1:…").
 * :class:`FakeCollector` — ``UPDATE_AD_GENERIC`` stores an ad under (``MyType``, ``Name``),
-  replacing an older one; ``INVALIDATE_ADS_GENERIC`` with a query ad (``TargetType``,
-  ``Requirements``) removes the matching ads; queries by ad type and constraint; ``down`` switch.
+  replacing an older one; an ad without ``Name`` is dropped silently, one without ``MyType`` is
+  stored with it undefined (as the collector does); ``INVALIDATE_ADS_GENERIC`` with a query ad
+  (``TargetType``, ``Requirements``) removes the matching ads; queries by ad type (``generic`` =
+  ``MyType == "Generic"`` only, ``startd`` = Machine/Slot ads, ``schedd`` = Scheduler ads...) and
+  constraint; :meth:`FakeCollector.add_slot` advertises a slot as a startd does (``TotalCpus`` a
+  real); ``down`` switch ("Failed to advertise to collector.").
+* :class:`FakePool` — schedds and collectors by name, the :class:`~hepde.condor.adapter.Pool` the
+  sources and publishers are given in tests.
 
 Not modelled: negotiation/matchmaking, the grid manager (grid jobs stay IDLE until a test starts
 them), file transfer, job routers, daemon-side limits other than the fault switches.
@@ -33,9 +50,13 @@ from typing import Any
 from hepde.condor.adapter import (
     COMPLETED,
     HELD,
+    HOLD_CODE_SUBMITTED_ON_HOLD,
+    HOLD_CODE_USER_REQUEST,
     IDLE,
     REMOVED,
     RUNNING,
+    SUBMITTED_ON_HOLD_REASON,
+    CondorInvalidError,
     CondorRefusedError,
     CondorUnavailableError,
     SubmitOutcome,
@@ -55,36 +76,53 @@ UNIVERSES = {
     "docker": 5,
     "container": 5,
 }
-GRID_TYPES = ("condor", "batch", "arc", "ec2", "gce", "azure", "nordugrid", "pbs", "lsf", "sge", "slurm")
+#: the grid types the schedd accepts (submit_utils' validate_gridtype): ``slurm`` and ``nordugrid``
+#: are not among them (``batch slurm ...``, ``arc ...`` are)
+GRID_TYPES = ("blah", "batch", "pbs", "sge", "lsf", "nqs", "naregi", "condor", "arc", "ec2", "gce", "azure")
 #: submit command → (job attribute, how the value is stored: "expr" parsed as ClassAd, "str" literal string)
 COMMANDS: dict[str, tuple[str, str]] = {
     "executable": ("Cmd", "str"),
-    "arguments": ("Arguments", "str"),
     "grid_resource": ("GridResource", "str"),
     "request_cpus": ("RequestCpus", "expr"),
     "request_memory": ("RequestMemory", "expr"),
     "request_disk": ("RequestDisk", "expr"),
     "request_gpus": ("RequestGPUs", "expr"),
     "requirements": ("Requirements", "expr"),
+    "output": ("Out", "str"),
+    "error": ("Err", "str"),
+    "input": ("In", "str"),
+    "log": ("UserLog", "str"),
+    "initialdir": ("Iwd", "str"),
+    "periodic_remove": ("PeriodicRemove", "expr"),
+    "periodic_hold": ("PeriodicHold", "expr"),
+    "periodic_release": ("PeriodicRelease", "expr"),
+    "x509userproxy": ("x509userproxy", "str"),
+    "scitokens_file": ("ScitokensFile", "str"),
+    "use_oauth_services": ("OAuthServicesNeeded", "str"),
+    "transfer_executable": ("TransferExecutable", "expr"),
+    "transfer_input_files": ("TransferInput", "str"),
+    "transfer_output_files": ("TransferOutput", "str"),
+    "should_transfer_files": ("ShouldTransferFiles", "str"),
+    "when_to_transfer_output": ("WhenToTransferOutput", "str"),
+    "job_max_vacate_time": ("JobMaxVacateTime", "expr"),
+    "environment": ("Environment", "str"),
+    "machine_count": ("MaxHosts", "expr"),
+}
+#: grid-universe-only commands (the schedd ignores them on other universes)
+GRID_COMMANDS: dict[str, tuple[str, str]] = {
     "batch_queue": ("BatchQueue", "str"),
     "batch_project": ("BatchProject", "str"),
     "batch_runtime": ("BatchRuntime", "expr"),
     "batch_extra_submit_args": ("BatchExtraSubmitArgs", "str"),
-    "output": ("Out", "str"),
-    "error": ("Err", "str"),
-    "log": ("UserLog", "str"),
-    "accounting_group": ("AcctGroup", "str"),
-    "periodic_remove": ("PeriodicRemove", "expr"),
-    "periodic_hold": ("PeriodicHold", "expr"),
-    "x509userproxy": ("x509userproxy", "str"),
-    "use_oauth_services": ("OAuthServicesNeeded", "str"),
-    "transfer_executable": ("TransferExecutable", "expr"),
-    "should_transfer_files": ("ShouldTransferFiles", "str"),
-    "when_to_transfer_output": ("WhenToTransferOutput", "str"),
-    "notification": ("JobNotification", "str"),
-    "job_max_vacate_time": ("JobMaxVacateTime", "expr"),
 }
+NOTIFICATIONS = {"never": 0, "always": 1, "complete": 2, "error": 3}
 _MACRO = re.compile(r"\$\((Cluster|ClusterId|Process|ProcId)\)", re.I)
+_TRUE = ("true", "yes", "1", "t", "y")
+_FALSE = ("false", "no", "0", "f", "n")
+
+
+def _submit_error(detail: str) -> CondorInvalidError:
+    return CondorInvalidError(f"Failed to create job ad, errmsg=Submit:-1:{detail}")
 
 
 def _expr(text: str) -> Any:
@@ -93,7 +131,7 @@ def _expr(text: str) -> Any:
     try:
         return classad2.ExprTree(text)
     except Exception as exc:
-        raise CondorRefusedError(f"cannot parse {text!r} as a ClassAd expression: {exc}") from exc
+        raise CondorInvalidError(f"cannot parse {text!r} as a ClassAd expression: {exc}") from exc
 
 
 def _compile(constraint: str | None) -> Any:
@@ -107,6 +145,61 @@ def _matches(expr: Any, ad: Any) -> bool:
         return False
 
 
+def _bool(value: str, command: str) -> bool:
+    low = value.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise _submit_error(f"{command} = {value!r} is not a boolean")
+
+
+def split_arguments(value: str) -> tuple[str, str]:
+    """The ``arguments`` command → (attribute, value), as the schedd stores it.
+
+    The old syntax (no surrounding double quotes) is stored as written in ``Args``.  The new syntax
+    (``"..."``: ``""`` is a literal ``"``, single quotes group words, ``''`` is a literal ``'``) is
+    split into words; when every word can be written in the old syntax (no white space, no ``"``)
+    they are stored space-joined in ``Args`` (``"60 1"`` → ``60 1``), else in ``Arguments`` in the
+    new syntax without the outer quotes.
+    """
+    text = value.strip()
+    if not (len(text) >= 2 and text[0] == '"' and text[-1] == '"'):
+        return "Args", text
+    inner = text[1:-1].replace('""', '"')
+    words: list[str] = []
+    word: list[str] = []
+    quoted, started, i = False, False, 0
+    while i < len(inner):
+        ch = inner[i]
+        if ch == "'":
+            if quoted and i + 1 < len(inner) and inner[i + 1] == "'":
+                word.append("'")
+                i += 2
+                continue
+            quoted, started = not quoted, True
+        elif ch.isspace() and not quoted:
+            if started:
+                words.append("".join(word))
+                word, started = [], False
+        else:
+            word.append(ch)
+            started = True
+        i += 1
+    if quoted:
+        raise _submit_error(f"unbalanced single quote in arguments {value!r}")
+    if started:
+        words.append("".join(word))
+    if all(w and not any(c.isspace() for c in w) and '"' not in w for w in words):
+        return "Args", " ".join(words)
+
+    def v2(w: str) -> str:
+        w = w.replace('"', '""').replace("'", "''")
+        return f"'{w}'" if (not w or any(c.isspace() for c in w)) else w
+
+    return "Arguments", " ".join(v2(w) for w in words)
+
+
 class FakeSchedd:
     """An in-memory schedd with real ClassAds; see the module docstring."""
 
@@ -115,14 +208,24 @@ class FakeSchedd:
         name: str = "fake-schedd",
         *,
         owner: str = "bridge",
+        uid_domain: str = "fake.example",
         clock: Callable[[], float] = time.time,
         first_cluster: int = 1,
+        remove_linger: float = 0.5,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
+        #: the schedd's ``Name`` (what a source reports as ``ScheddName`` for it)
+        self.daemon_name: str | None = name
+        #: the authenticated submitter: every job it submits is owned by it
         self.owner = owner
+        self.uid_domain = uid_domain
         self.clock = clock
+        self.remove_linger = remove_linger
+        self._monotonic = monotonic
         self.jobs: dict[tuple[int, int], Any] = {}
         self.history_ads: list[Any] = []
+        self._leaving: dict[tuple[int, int], float] = {}
         self._next_cluster = itertools.count(first_cluster)
         self._lock = threading.RLock()
         # fault switches
@@ -133,15 +236,30 @@ class FakeSchedd:
         # what happened, for tests
         self.submit_calls = 0
         self.submitted_clusters: list[int] = []
+        self.act_calls: list[tuple[str, str, str]] = []
 
     # -- faults -------------------------------------------------------------------------------
     def _check_up(self, what: str) -> None:
         if self.down:
             raise CondorUnavailableError(
-                f"schedd {self.name} {what}: Failed to connect to schedd (fake: down)"
+                f"schedd {self.name} {what}: Failed to connect to schedd. (fake: down)"
             )
 
+    def _settle(self) -> None:
+        """Removed running jobs whose shadow has exited leave the queue for the history."""
+        now = self._monotonic()
+        for key, at in list(self._leaving.items()):
+            if now >= at:
+                del self._leaving[key]
+                if key in self.jobs:
+                    self.history_ads.append(self.jobs.pop(key))
+
     # -- Schedd protocol -----------------------------------------------------------------------
+    def whoami(self) -> str:
+        with self._lock:
+            self._check_up("ping")
+            return f"{self.owner}@{self.uid_domain}"
+
     def submit(self, description: Mapping[str, str], count: int) -> SubmitOutcome:
         import htcondor2
 
@@ -152,12 +270,18 @@ class FakeSchedd:
                 if self.refuse > 0:
                     self.refuse -= 1
                 raise CondorRefusedError(f"schedd {self.name} submit: {self.refuse_message}")
-            if count < 1:
-                raise CondorRefusedError("count must be at least 1")
+            if count < 0:
+                raise CondorInvalidError(f"count must not be negative (got {count})")
+            count = count or 1  # 0: the queue statement's count, one job
+            if self.owner == "root":
+                raise CondorRefusedError(
+                    f"schedd {self.name} submit: Failed to create new cluster. Failed to create new User "
+                    "record for root: a schedd never lets root own a job; submit as an ordinary user"
+                )
             try:
                 sub = htcondor2.Submit(dict(description))
             except Exception as exc:
-                raise CondorRefusedError(f"invalid submit description: {exc}") from exc
+                raise CondorInvalidError(f"invalid submit description: {exc}") from exc
             template = self._job_template(dict(sub.items()))
             cluster = next(self._next_cluster)
             now = int(self.clock())
@@ -170,10 +294,10 @@ class FakeSchedd:
                     {
                         "ClusterId": cluster,
                         "ProcId": proc,
-                        "JobStatus": IDLE,
                         "QDate": now,
                         "EnteredCurrentStatus": now,
                         "Owner": self.owner,
+                        "User": f"{self.owner}@{self.uid_domain}",
                         "GlobalJobId": f"{self.name}#{cluster}.{proc}#{now}",
                     }
                 )
@@ -191,35 +315,63 @@ class FakeSchedd:
         lower = {k.lower(): v for k, v in commands.items()}
         universe = lower.get("universe", "vanilla").strip().lower()
         if universe not in UNIVERSES:
-            raise CondorRefusedError(f"ERROR: I don't know about the '{universe}' universe.")
+            raise _submit_error(f"I don't know about the '{universe}' universe.")
         if not lower.get("executable"):
-            raise CondorRefusedError("ERROR: No 'executable' parameter was provided")
+            raise _submit_error("No 'executable' parameter was provided")
         ad: dict[str, Any] = {
             "JobUniverse": UNIVERSES[universe],
+            "JobStatus": IDLE,
             "RequestCpus": 1,
             "RequestMemory": 128,
             "RequestDisk": 1024,
             "Requirements": _expr("true"),
+            "JobNotification": 0,
         }
         if universe == "grid":
             resource = lower.get("grid_resource", "").strip()
             if not resource:
-                raise CondorRefusedError("ERROR: grid_resource must be specified for the grid universe")
-            if resource.split()[0].lower() not in GRID_TYPES:
-                raise CondorRefusedError(
-                    f"ERROR: Invalid value for grid_resource: unknown grid type in {resource!r}"
-                )
+                raise _submit_error("No resource identifier was found.")
+            grid_type = resource.split()[0].lower()
+            if grid_type not in GRID_TYPES:
+                raise _submit_error(f'Invalid value for grid type "{resource.split()[0]}"')
         for key, value in commands.items():
             low = key.lower()
             if low == "universe":
                 continue
             if low.startswith("my.") or low.startswith("+"):
                 attr = key[3:] if low.startswith("my.") else key[1:]
-                ad[attr] = _expr(value)
+                ad[attr] = _expr(value) if value.strip() else _expr("undefined")
+            elif low == "arguments":
+                attr, text = split_arguments(value)
+                ad[attr] = text
+            elif low == "notification":
+                kind = value.strip().lower()
+                if kind not in NOTIFICATIONS:
+                    raise _submit_error(
+                        f"Notification must be 'Never', 'Always', 'Complete', or 'Error' (got {value!r})"
+                    )
+                ad["JobNotification"] = NOTIFICATIONS[kind]
+            elif low in GRID_COMMANDS:
+                if universe == "grid":
+                    attr, how = GRID_COMMANDS[low]
+                    ad[attr] = _expr(value) if how == "expr" else value
             elif low in COMMANDS:
                 attr, how = COMMANDS[low]
                 ad[attr] = _expr(value) if how == "expr" else value
             # other commands (macros, file transfer details...) do not become attributes here
+        if "hold" in lower and _bool(lower["hold"], "hold"):
+            ad.update(
+                {
+                    "JobStatus": HELD,
+                    "HoldReasonCode": HOLD_CODE_SUBMITTED_ON_HOLD,
+                    "HoldReasonSubCode": 0,
+                    "HoldReason": SUBMITTED_ON_HOLD_REASON,
+                }
+            )
+        group = lower.get("accounting_group", "").strip()
+        if group:
+            user = lower.get("accounting_group_user", "").strip()
+            ad.update({"AcctGroup": group, "AcctGroupUser": user, "AccountingGroup": f"{group}.{user}"})
         return ad
 
     def query(
@@ -227,6 +379,7 @@ class FakeSchedd:
     ) -> list[dict[str, Any]]:
         with self._lock:
             self._check_up("query")
+            self._settle()
             expr = _compile(constraint)
             out = []
             for key in sorted(self.jobs):
@@ -242,6 +395,7 @@ class FakeSchedd:
     ) -> list[dict[str, Any]]:
         with self._lock:
             self._check_up("history")
+            self._settle()
             expr = _compile(constraint)
             out = []
             for ad in reversed(self.history_ads):  # newest first, as condor_history
@@ -254,7 +408,12 @@ class FakeSchedd:
     def act(self, action: str, constraint: str, reason: str = "") -> int:
         with self._lock:
             self._check_up(action)
+            if action not in ("remove", "hold", "release"):
+                raise CondorInvalidError(f"unknown job action {action!r}")
+            self._settle()
             expr = _compile(constraint)
+            text = reason or f"de-bridge {action}"
+            self.act_calls.append((action, constraint, text))
             changed = 0
             for key in sorted(self.jobs):
                 ad = self.jobs[key]
@@ -262,24 +421,39 @@ class FakeSchedd:
                     continue
                 status = ad.eval("JobStatus")
                 if action == "remove" and status not in (REMOVED, COMPLETED):
-                    self._set_status(key, REMOVED, RemoveReason=reason or "removed")
+                    self._set_status(key, REMOVED, linger=status == RUNNING, RemoveReason=text)
                     changed += 1
                 elif action == "hold" and status in (IDLE, RUNNING):
-                    self._set_status(key, HELD, HoldReason=reason or "held")
+                    self._set_status(
+                        key,
+                        HELD,
+                        HoldReason=text,
+                        HoldReasonCode=HOLD_CODE_USER_REQUEST,
+                        HoldReasonSubCode=0,
+                    )
                     changed += 1
                 elif action == "release" and status == HELD:
-                    self._set_status(key, IDLE)
+                    for attr in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode"):
+                        if attr in ad:
+                            if attr == "HoldReason":
+                                ad["LastHoldReason"] = ad.get("HoldReason")
+                            del ad[attr]
+                    self._set_status(key, IDLE, ReleaseReason=text)
                     changed += 1
             return changed
 
     # -- the test's side: what the grid manager and the pilots would do ------------------------------
-    def _set_status(self, key: tuple[int, int], status: int, **attrs: Any) -> None:
+    def _set_status(self, key: tuple[int, int], status: int, *, linger: bool = False, **attrs: Any) -> None:
         ad = self.jobs[key]
+        ad["LastJobStatus"] = ad.eval("JobStatus")
         ad["JobStatus"] = status
         ad["EnteredCurrentStatus"] = int(self.clock())
         for k, v in attrs.items():
             ad[k] = v
-        if status in (REMOVED, COMPLETED):
+        if status == REMOVED and linger and self.remove_linger > 0:
+            self._leaving[key] = self._monotonic() + self.remove_linger
+        elif status in (REMOVED, COMPLETED):
+            self._leaving.pop(key, None)
             self.history_ads.append(self.jobs.pop(key))
 
     def set_status(self, constraint: str, status: int, limit: int = -1, **attrs: Any) -> int:
@@ -319,6 +493,7 @@ class FakeSchedd:
 
     def count(self, constraint: str = "true") -> int:
         with self._lock:
+            self._settle()
             expr = _compile(constraint)
             return sum(1 for ad in self.jobs.values() if _matches(expr, ad))
 
@@ -329,10 +504,20 @@ def _expand(value: Any, cluster: int, proc: int) -> Any:
     return value
 
 
+#: collector ad type → the ``MyType`` values it selects (``any``: every ad)
+AD_TYPE_MYTYPES: dict[str, tuple[str, ...]] = {
+    "startd": ("machine", "slot"),
+    "schedd": ("scheduler",),
+    "master": ("daemonmaster",),
+    "collector": ("collector",),
+    "negotiator": ("negotiator",),
+    "generic": ("generic",),
+    "submitter": ("submitter",),
+}
+
+
 class FakeCollector:
     """An in-memory collector with real ClassAds; see the module docstring."""
-
-    STARTD_TYPES = ("Machine", "Slot")
 
     def __init__(self, name: str = "fake-collector") -> None:
         self.name = name
@@ -341,23 +526,23 @@ class FakeCollector:
         self.down = False
         self.advertise_calls = 0
 
-    def _check_up(self, what: str) -> None:
-        if self.down:
-            raise CondorUnavailableError(f"collector {self.name} {what}: Failed to connect (fake: down)")
-
     def advertise(self, ads: Sequence[Mapping[str, Any]], command: str = "UPDATE_AD_GENERIC") -> None:
         with self._lock:
             self.advertise_calls += 1
-            self._check_up(command)
+            if self.down:
+                raise CondorUnavailableError(
+                    f"collector {self.name} {command}: HTCondorException: Failed to advertise to collector. "
+                    "(fake: down)"
+                )
             if command in ("UPDATE_AD_GENERIC", "UPDATE_STARTD_AD"):
                 staged = {}
                 for raw in ads:
                     ad = to_classad(raw)
                     mytype, name = ad.get("MyType"), ad.get("Name")
-                    if not isinstance(mytype, str) or not isinstance(name, str) or not name:
-                        raise CondorRefusedError(f"{command}: an ad needs string MyType and Name attributes")
+                    if not isinstance(name, str) or not name:
+                        continue  # the collector drops an ad without a Name, and says nothing
                     ad["LastHeardFrom"] = int(time.time())
-                    staged[(mytype.lower(), name)] = ad
+                    staged[(mytype.lower() if isinstance(mytype, str) else "", name)] = ad
                 self.ads.update(staged)
             elif command in ("INVALIDATE_ADS_GENERIC", "INVALIDATE_STARTD_ADS"):
                 for raw in ads:
@@ -368,19 +553,31 @@ class FakeCollector:
                     for key in [k for k, ad in self.ads.items() if k[0] == target and _matches(expr, ad)]:
                         del self.ads[key]
             else:
-                raise CondorRefusedError(f"unsupported advertise command {command!r}")
+                raise CondorInvalidError(f"unsupported advertise command {command!r}")
 
     def query(
         self, ad_type: str = "any", constraint: str = "true", projection: Sequence[str] = ()
     ) -> list[dict[str, Any]]:
         with self._lock:
-            self._check_up("query")
-            expr = _compile(constraint)
+            if self.down:
+                raise CondorUnavailableError(
+                    f"collector {self.name} query: HTCondorException: Failed communication with collector. "
+                    "(fake: down)"
+                )
+            kind = ad_type.lower()
+            if kind != "any" and kind not in AD_TYPE_MYTYPES:
+                raise CondorInvalidError(f"unknown ad type {ad_type!r}")
+            try:
+                expr = _compile(constraint)
+            except CondorInvalidError as exc:
+                raise CondorInvalidError(
+                    f"collector {self.name} query: HTCondorException: Unknown error from collector query. "
+                    f"({exc})"
+                ) from exc
+            wanted = AD_TYPE_MYTYPES.get(kind)
             out = []
             for (mytype, _), ad in sorted(self.ads.items()):
-                if ad_type == "startd" and mytype not in {t.lower() for t in self.STARTD_TYPES}:
-                    continue
-                if ad_type not in ("any", "startd", "generic") and mytype != ad_type:
+                if wanted is not None and mytype not in wanted:
                     continue
                 if _matches(expr, ad):
                     out.append(ad_to_dict(ad, projection))
@@ -389,3 +586,68 @@ class FakeCollector:
     def names(self, mytype: str) -> list[str]:
         with self._lock:
             return sorted(name for (t, name) in self.ads if t == mytype.lower())
+
+    def add_slot(
+        self,
+        name: str,
+        *,
+        cpus: int = 1,
+        memory: int = 1024,
+        state: str = "Unclaimed",
+        activity: str = "Idle",
+        total_cpus: int | None = None,
+        **attrs: Any,
+    ) -> None:
+        """Advertise a slot the way a startd does: ``MyType "Machine"``, ``Cpus`` an integer,
+        ``TotalCpus`` a real (``4.0``), ``Machine`` the part of ``Name`` after ``@``."""
+        machine = name.split("@", 1)[-1]
+        ad = {
+            "MyType": "Machine",
+            "Name": name,
+            "Machine": machine,
+            "Cpus": int(cpus),
+            "TotalCpus": float(total_cpus if total_cpus is not None else cpus),
+            "DetectedCpus": int(total_cpus if total_cpus is not None else cpus),
+            "Memory": int(memory),
+            "TotalMemory": int(memory),
+            "State": state,
+            "Activity": activity,
+            "SlotType": "Static",
+            **attrs,
+        }
+        self.advertise([ad], "UPDATE_STARTD_AD")
+
+
+class FakePool:
+    """Fake schedds and collectors by name: the :class:`~hepde.condor.adapter.Pool` tests give to the
+    sources and publishers.  A collector host it does not know is an unreachable collector."""
+
+    def __init__(
+        self,
+        schedds: Mapping[str, FakeSchedd] | Sequence[FakeSchedd] = (),
+        collectors: Mapping[str, FakeCollector] | Sequence[FakeCollector] = (),
+        *,
+        local_schedd: str | None = None,
+    ) -> None:
+        self.schedds = dict(schedds) if isinstance(schedds, Mapping) else {s.name: s for s in schedds}
+        self.collectors = (
+            dict(collectors) if isinstance(collectors, Mapping) else {c.name: c for c in collectors}
+        )
+        self.local_schedd = local_schedd or (next(iter(self.schedds)) if self.schedds else None)
+        self.unknown_collectors: dict[str, FakeCollector] = {}
+
+    def schedd(self, name: str | None, pool: str | None) -> FakeSchedd:
+        key = name or self.local_schedd
+        if key is None or key not in self.schedds:
+            raise CondorUnavailableError(
+                f"cannot locate schedd {name or '(local)'}: Unable to locate daemon."
+            )
+        return self.schedds[key]
+
+    def collector(self, host: str | None) -> FakeCollector:
+        key = host or "local"
+        if key in self.collectors:
+            return self.collectors[key]
+        down = self.unknown_collectors.setdefault(key, FakeCollector(key))
+        down.down = True
+        return down

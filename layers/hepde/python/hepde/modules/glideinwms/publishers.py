@@ -28,6 +28,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import Field, field_validator
 
+from hepde.condor.adapter import Collector, Pool
 from hepde.errors import DEError
 from hepde.logicengine.gating import FACTS_PRODUCT, fact_is_true, gate_fact_name
 from hepde.modules.base import ModuleParameters, Publisher, PublishResult
@@ -73,10 +74,15 @@ def invalidate_constraint(ad_type: str, client_names: list[str]) -> str:
 
 
 class AdvertiseParameters(ModuleParameters):
+    #: an HTCondor configuration file for the advertisements (loaded by the bindings for the calls)
     condor_config: str | None = None
+    #: the X.509 proxy to authenticate to the factory collectors with (SSL), for these calls only
     x509_user_proxy: str | None = None
+    #: a collector that cannot be reached is tried again this many times (a refusal is not)
     max_retries: int = Field(default=0, ge=0)
     retry_interval: float = Field(default=0, ge=0)
+    #: upper bound of the time spent waiting between retries in one publication
+    max_retry_seconds: float = Field(default=60.0, ge=0)
     advertise_via: Literal["htcondor", "bridge", "none"] = "htcondor"
     bridge: str = "default"
     stack: str = "hepde"
@@ -90,6 +96,9 @@ class _Advertising(Publisher):
     Parameters = AdvertiseParameters
     params: AdvertiseParameters
     classad_type = "generic"
+    #: where the collectors are reached (default: ``htcondor2`` with the parameters' settings);
+    #: tests give a :class:`~hepde.condor.fakes.FakePool`
+    condor_pool: Pool | None = None
 
     def advertise(self, ads: list[dict[str, Any]]) -> str:
         """Send the ads (grouped by ``CollectorHost``); return a one-line summary."""
@@ -106,38 +115,39 @@ class _Advertising(Publisher):
         return self._to_collectors(by_collector)
 
     def _to_collectors(self, by_collector: dict[str, list[dict[str, Any]]]) -> str:
-        p: AdvertiseParameters = self.params  # type: ignore[assignment]
-        try:
-            import classad2
-            import htcondor2 as htcondor
-        except ImportError as exc:
-            raise AdvertiseError(
-                "the HTCondor bindings are not installed (pip install 'hepde-serverless[bridge]'); "
-                "in AWS use advertise_via: 'bridge'"
-            ) from exc
-        import os
+        from hepde.condor.adapter import CondorError, RetryPolicy, with_retries
 
-        if p.x509_user_proxy and os.path.exists(p.x509_user_proxy):
-            os.environ["X509_USER_PROXY"] = p.x509_user_proxy
+        p: AdvertiseParameters = self.params  # type: ignore[assignment]
+        pool = self.condor_pool or self._default_pool(p)
+        policy = RetryPolicy(
+            attempts=p.max_retries + 1, interval=p.retry_interval, max_seconds=p.max_retry_seconds
+        )
         for host, ads in by_collector.items():
-            classads = []
-            for ad in ads:
-                c = classad2.ClassAd()
-                c.update(ad)
-                classads.append(c)
-            delay = p.retry_interval
-            for attempt in range(p.max_retries + 1):
-                try:
-                    htcondor.Collector(host).advertise(classads, "UPDATE_AD_GENERIC", True)
-                    break
-                except Exception as exc:
-                    if attempt == p.max_retries:
-                        raise AdvertiseError(
-                            f"advertising {len(ads)} {self.classad_type} ad(s) to {host} failed: {exc}"
-                        ) from exc
-                    time.sleep(delay)
-                    delay *= 2
+            collector = pool.collector(host)
+
+            def send(c: Collector = collector, a: list[dict[str, Any]] = ads) -> None:
+                c.advertise(a, "UPDATE_AD_GENERIC")
+
+            try:
+                with_retries(send, policy)
+            except CondorError as exc:
+                raise AdvertiseError(
+                    f"advertising {len(ads)} {self.classad_type} ad(s) to {host} failed: {exc}"
+                ) from exc
         return f"advertised {sum(map(len, by_collector.values()))} {self.classad_type} ad(s) to {len(by_collector)} collector(s)"
+
+    @staticmethod
+    def _default_pool(p: AdvertiseParameters) -> Pool:
+        """``htcondor2`` with the publisher's configuration file and proxy, for these calls only."""
+        from hepde.condor.adapter import CondorSettings, HTCondorPool, bindings
+
+        try:
+            bindings()
+        except DEError as exc:
+            raise AdvertiseError(str(exc)) from exc
+        return HTCondorPool(
+            CondorSettings(config_file=p.condor_config or None, proxy_file=p.x509_user_proxy or None)
+        )
 
     def _to_bridge(self, by_collector: dict[str, list[dict[str, Any]]]) -> str:
         import boto3

@@ -15,12 +15,12 @@ Differences from the original 2.0.6, on purpose:
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from hepde.condor.adapter import Pool, RetryPolicy, with_retries
 from hepde.modules.base import ModuleParameters, Source
 from hepde.modules.glideinwms.entries import by_type
 from hepde.modules.htcondor.query import (
@@ -31,6 +31,12 @@ from hepde.modules.htcondor.query import (
     split_collector_host,
 )
 from hepde.modules.htcondor.sources import ResourceManifests
+
+
+def _sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
 
 
 class Factory(BaseModel):
@@ -58,25 +64,25 @@ class _FactorySource(Source):
     params: FactoryParameters
     mytype = "glidefactory"
     snapshot_kind = "factory_entries"
+    #: where the factory collectors are reached (default: ``htcondor2``); tests give a FakePool
+    condor_pool: Pool | None = None
 
     def _query(self, factory: Factory) -> list[dict[str, Any]]:
         p: FactoryParameters = self.params  # type: ignore[assignment]
-        source = ad_source(p.snapshot_location, p.condor_config, p.snapshot_max_age)
+        source = ad_source(p.snapshot_location, p.condor_config, p.snapshot_max_age, self.condor_pool)
         constraint = f'({constraint_text(factory.constraint)})&&(glideinmytype=="{self.mytype}")'
         attrs = factory.classad_attrs or None
-        delay, slept = p.retry_interval, 0.0
-        for attempt in range(p.max_retries + 1):
-            try:
-                return source.collector_ads(
-                    factory.collector_host, "Any", constraint, attrs, snapshot_kind=self.snapshot_kind
-                )
-            except QueryError:
-                if attempt == p.max_retries or slept + delay > p.max_retry_seconds:
-                    raise
-                time.sleep(delay)
-                slept += delay
-                delay = delay * 2 if delay else 0
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        # every failed query is retried, as the original did (a stale snapshot may be replaced by
+        # the next one); the adapter's policy bounds the count and the time spent waiting
+        return with_retries(
+            lambda: source.collector_ads(
+                factory.collector_host, "Any", constraint, attrs, snapshot_kind=self.snapshot_kind
+            ),
+            RetryPolicy(p.max_retries + 1, p.retry_interval, p.max_retry_seconds),
+            retry_on=(QueryError,),
+            sleep=_sleep,
+        )
 
     def load_all(self) -> pd.DataFrame:
         p: FactoryParameters = self.params  # type: ignore[assignment]

@@ -1,8 +1,11 @@
 """Where HTCondor ads come from: one small interface, two adapters.
 
-* :class:`BindingsAdSource` queries schedds and collectors through the real ``htcondor2`` bindings
-  (``pip install 'hepde-serverless[bridge]'``); it is what runs on-prem, in the condor bridge or in
-  a Decision Engine that can reach the pool.
+* :class:`BindingsAdSource` queries schedds and collectors through the project's HTCondor adapter
+  (:mod:`hepde.condor.adapter`, the real ``htcondor2`` bindings: ``pip install
+  'hepde-serverless[bridge]'``, or the fakes of :mod:`hepde.condor.fakes` in tests); it is what runs
+  on-prem, in the condor bridge or in a Decision Engine that can reach the pool.  Its configuration
+  (``condor_config``, tokens, proxy) is a :class:`~hepde.condor.adapter.CondorSettings` handed to the
+  adapter, never an environment variable.
 * :class:`SnapshotAdSource` reads the newest snapshot the bridge uploaded (:mod:`hepde.snapshots`);
   it is what runs in AWS, where a Lambda cannot reach an on-prem collector.
 
@@ -14,10 +17,11 @@ skipped, expressions evaluated, ``Undefined`` dropped.  Failures raise :class:`Q
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from hepde.condor.adapter import CondorError, CondorSettings, HTCondorPool, Pool
 from hepde.errors import DEError
 
 SKIPPED_ATTRS = ("Requirements", "START")
@@ -90,72 +94,84 @@ def apply_correction_map(ads: list[dict[str, Any]], correction_map: Mapping[str,
                 ad[key] = value
 
 
+#: slot attributes that are counts: a startd publishes some of them as reals (``TotalCpus = 4.0``
+#: while ``Cpus = 4``); the sources give them as integers when the value is integral
+INTEGER_ATTRS = (
+    "Cpus",
+    "TotalCpus",
+    "TotalSlotCpus",
+    "DetectedCpus",
+    "Memory",
+    "TotalMemory",
+    "TotalSlotMemory",
+    "DetectedMemory",
+    "Disk",
+    "TotalDisk",
+    "TotalSlotDisk",
+    "GPUs",
+    "TotalGPUs",
+    "TotalSlotGPUs",
+    "DetectedGPUs",
+    "RequestCpus",
+    "RequestMemory",
+    "RequestDisk",
+    "RequestGPUs",
+    "JobStatus",
+    "JobUniverse",
+    "ClusterId",
+    "ProcId",
+)
+
+
+def coerce_integers(ads: list[dict[str, Any]], attrs: Sequence[str] = INTEGER_ATTRS) -> None:
+    """Integral reals of the count attributes become ``int`` (in place); anything else is left alone."""
+    for ad in ads:
+        for key in attrs:
+            value = ad.get(key)
+            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+                ad[key] = int(value)
+
+
 class BindingsAdSource:
-    """Queries through the ``htcondor2`` bindings (``htcondor`` as a fallback)."""
+    """Queries schedds and collectors through a :class:`~hepde.condor.adapter.Pool` (default: the
+    ``htcondor2`` one with ``settings``)."""
 
-    def __init__(self, condor_config: str | None = None) -> None:
-        self.condor_config = condor_config
-
-    @staticmethod
-    def _bindings() -> Any:
-        try:
-            import htcondor2 as htcondor
-        except ImportError:
-            try:
-                import htcondor  # type: ignore[no-redef]
-            except ImportError as exc:
-                raise QueryError(
-                    "the HTCondor Python bindings are not installed (pip install 'hepde-serverless[bridge]'); "
-                    "in AWS set 'snapshot_location' to read the snapshots the condor bridge uploads"
-                ) from exc
-        return htcondor
-
-    @contextlib.contextmanager
-    def _config(self, htcondor: Any):
-        old = os.environ.get("CONDOR_CONFIG")
-        try:
-            if self.condor_config and os.path.exists(self.condor_config):
-                os.environ["CONDOR_CONFIG"] = self.condor_config
-            htcondor.reload_config()
-            yield
-        finally:
-            if old is not None:
-                os.environ["CONDOR_CONFIG"] = old
+    def __init__(
+        self,
+        condor_config: str | None = None,
+        *,
+        settings: CondorSettings | None = None,
+        pool: Pool | None = None,
+    ) -> None:
+        self.settings = settings or CondorSettings(config_file=condor_config or None)
+        self.pool: Pool = pool or HTCondorPool(self.settings)
 
     def schedd_ads(self, collector_host, schedd, constraint, attrs):
-        htcondor = self._bindings()
         try:
-            with self._config(htcondor):
-                collector = (
-                    htcondor.Collector(str(collector_host)) if collector_host else htcondor.Collector()
-                )
-                if schedd is None:
-                    sched = htcondor.Schedd()
-                else:
-                    sched = htcondor.Schedd(collector.locate(htcondor.DaemonType.Schedd, schedd))
-                ads = sched.query(constraint, list(attrs or []))
-            return evaluate_ads(ads, attrs)
-        except QueryError:
-            raise
-        except Exception as exc:
+            client = self.pool.schedd(schedd, str(collector_host) if collector_host else None)
+            ads = client.query(constraint, list(attrs or []))
+        except CondorError as exc:
             raise QueryError(
                 f"error querying schedd {schedd or 'default'} in pool {collector_host or 'default'}: {exc}"
             ) from exc
+        out = evaluate_ads(ads, attrs)
+        coerce_integers(out)
+        located = getattr(client, "daemon_name", None)
+        if schedd is None and located:
+            # the local schedd's Name, as the collector knows it (job ads do not carry it)
+            for ad in out:
+                ad.setdefault("ScheddName", located)
+        return out
 
     def collector_ads(self, collector_host, ad_type, constraint, attrs, *, snapshot_kind):
-        htcondor = self._bindings()
         try:
-            with self._config(htcondor):
-                collector = (
-                    htcondor.Collector(str(collector_host)) if collector_host else htcondor.Collector()
-                )
-                adtype = getattr(htcondor.AdType, ad_type, htcondor.AdType.Startd)
-                ads = collector.query(adtype, constraint, list(attrs or []))
-            return evaluate_ads(ads, attrs)
-        except QueryError:
-            raise
-        except Exception as exc:
+            client = self.pool.collector(str(collector_host) if collector_host else None)
+            ads = client.query(str(ad_type).lower(), constraint, list(attrs or []))
+        except CondorError as exc:
             raise QueryError(f"error querying pool {collector_host or 'default'}: {exc}") from exc
+        out = evaluate_ads(ads, attrs)
+        coerce_integers(out)
+        return out
 
 
 class SnapshotAdSource:
@@ -187,7 +203,14 @@ class SnapshotAdSource:
         return self._read(snapshot_kind, origin, attrs)
 
 
-def ad_source(snapshot_location: str | None, condor_config: str | None, max_age: float | None) -> AdSource:
+def ad_source(
+    snapshot_location: str | None,
+    condor_config: str | None,
+    max_age: float | None,
+    pool: Pool | None = None,
+) -> AdSource:
+    """The snapshots when ``snapshot_location`` is set, else the pool (``pool``, or ``htcondor2``
+    configured with ``condor_config``)."""
     if snapshot_location:
         return SnapshotAdSource(snapshot_location, max_age=max_age)
-    return BindingsAdSource(condor_config)
+    return BindingsAdSource(condor_config, pool=pool)

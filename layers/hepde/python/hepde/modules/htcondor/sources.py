@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, field_validator
 
+from hepde.condor.adapter import Pool
 from hepde.modules.base import ModuleParameters, Source
 from hepde.modules.htcondor.query import (
     QueryError,
@@ -30,6 +31,7 @@ from hepde.modules.htcondor.query import (
 
 class QueryParameters(ModuleParameters):
     collector_host: str | None = None
+    #: an HTCondor configuration file for the queries (loaded by the bindings, not via CONDOR_CONFIG)
     condor_config: str | None = None
     constraint: str | bool = True
     classad_attrs: list[str] | None = None
@@ -64,6 +66,8 @@ class JobQ(Source):
     """Jobs of every configured schedd: one row per job, the requested attributes + ``ScheddName``, ``CollectorHost``."""
 
     params: Parameters
+    #: where the schedds are reached (default: ``htcondor2``); tests give a :class:`~hepde.condor.fakes.FakePool`
+    condor_pool: Pool | None = None
 
     class Parameters(QueryParameters):
         schedds: list[str | None] = [None]
@@ -72,7 +76,7 @@ class JobQ(Source):
 
     def acquire(self) -> dict[str, pd.DataFrame]:
         p = self.params
-        source = ad_source(p.snapshot_location, p.condor_config, p.snapshot_max_age)
+        source = ad_source(p.snapshot_location, p.condor_config, p.snapshot_max_age, self.condor_pool)
         frames, errors = [], []
         for schedd in p.schedds:
             try:
@@ -85,7 +89,8 @@ class JobQ(Source):
             apply_correction_map(ads, p.correction_map)
             df = pd.DataFrame(ads)
             if not df.empty:
-                df["ScheddName"] = schedd
+                if schedd is not None or "ScheddName" not in df.columns:
+                    df["ScheddName"] = schedd  # the local schedd: the Name it was located by, if known
                 df["CollectorHost"] = split_collector_host(p.collector_host)[0] if p.collector_host else None
                 frames.append(df)
         if errors and (not p.allow_partial or len(errors) == len(p.schedds)):
@@ -109,6 +114,8 @@ class ResourceManifests(Source):
     ad_type = "Startd"
     snapshot_kind = "slots"
     extra_constraint: str | None = None
+    #: where the collectors are reached (default: ``htcondor2``); tests give a :class:`~hepde.condor.fakes.FakePool`
+    condor_pool: Pool | None = None
 
     def load(self) -> pd.DataFrame:
         p = self.params
@@ -116,7 +123,7 @@ class ResourceManifests(Source):
         if self.extra_constraint:
             constraint = f"({constraint})&&({self.extra_constraint})"
         ad_type = "Any" if p.subsystem_name == "any" else self.ad_type
-        source = ad_source(p.snapshot_location, p.condor_config, p.snapshot_max_age)
+        source = ad_source(p.snapshot_location, p.condor_config, p.snapshot_max_age, self.condor_pool)
         ads = source.collector_ads(
             p.collector_host, ad_type, constraint, p.classad_attrs, snapshot_kind=self.snapshot_kind
         )
