@@ -15,9 +15,12 @@ ledger = "/var/lib/de-bridge/ledger.sqlite"
 name = "schedd@bridge.fnal.gov"      # omit for the local schedd
 pool = "cm.fnal.gov"
 executables = ["/usr/libexec/hepde/pilot.sh"]
+submitter = "hepde@fnal.gov"         # the identity jobs are owned by (never root)
+token_directory = "/etc/de-bridge/tokens.d"   # its IDTOKEN (a path, not the token)
 
 [collectors.factory]
 host = "gfactory.fnal.gov"
+proxy_file = "/etc/de-bridge/frontend-proxy.pem"
 
 [[snapshots]]
 kind = "job_queue"
@@ -48,6 +51,10 @@ from hepde.naming import (
 _SECRETISH = re.compile(r"secret|password|passwd|token|private[_-]?key|access[_-]?key|credential", re.I)
 
 
+#: keys that name WHERE a credential is (an absolute path on the bridge host), never the credential
+_CREDENTIAL_PATHS = frozenset({"token_directory", "token_file", "proxy_file"})
+
+
 class BridgeConfigError(DEError):
     """The bridge configuration file is invalid."""
 
@@ -60,6 +67,15 @@ class ScheddConfig(_Model):
     #: the schedd's ``Name`` to locate in ``pool``; empty: the host's local schedd
     name: str = ""
     pool: str = ""
+    #: the identity the bridge submits as here (``user`` or ``user@domain``): a job's ``Owner`` is the
+    #: authenticated submitter, never what the description says, and a schedd never lets root own a
+    #: job.  ``de-bridge check`` verifies the schedd sees this identity; the user part is set as
+    #: ``accounting_group_user`` when a submission names an ``accounting_group`` without one (the
+    #: bindings, unlike ``condor_submit``, leave it empty).  Empty: whoever the bridge runs as.
+    submitter: str = ""
+    #: a ``tokens.d`` directory with the submitter's IDTOKEN, used for this schedd's calls only
+    #: (``SEC_TOKEN_DIRECTORY``); empty: the Unix user's own tokens / FS authentication
+    token_directory: str = ""
     #: executables a submit action may name (absolute paths on this host); the cloud cannot run anything else
     executables: list[str] = Field(default_factory=list)
     #: universes a submit action may use; the default keeps the bridge host itself out of reach
@@ -79,6 +95,11 @@ class ScheddConfig(_Model):
 class CollectorConfig(_Model):
     #: collector host(s) (``host[:port]``, comma-separated for several); empty: the host's COLLECTOR_HOST
     host: str = ""
+    #: a file holding the IDTOKEN/SciToken to present to this collector (a path: the token never
+    #: appears in this configuration)
+    token_file: str = ""
+    #: an X.509 proxy to authenticate to this collector with (SSL), e.g. a factory collector
+    proxy_file: str = ""
     #: ad types the cloud may advertise or invalidate here
     ad_types: list[Literal["glideclient", "glideclientglobal", "glideclientmonitor"]] = Field(
         default_factory=lambda: ["glideclient", "glideclientglobal"]
@@ -164,6 +185,12 @@ class BridgeConfig(_Model):
         def walk(node: Any, path: str) -> None:
             if isinstance(node, dict):
                 for k, v in node.items():
+                    if isinstance(k, str) and k in _CREDENTIAL_PATHS:
+                        if v and not (isinstance(v, str) and v.startswith("/")):
+                            raise ValueError(
+                                f"'{path}{k}': the path of a file on this host (absolute), never the credential itself"
+                            )
+                        continue
                     if isinstance(k, str) and _SECRETISH.search(k):
                         raise ValueError(
                             f"'{path}{k}': credentials do not belong in the bridge configuration — AWS credentials "
@@ -204,6 +231,19 @@ class BridgeConfig(_Model):
         return self
 
     # -- derived names ---------------------------------------------------------------------------
+    # -- HTCondor clients ------------------------------------------------------------------------
+    def schedd_settings(self, name: str) -> Any:
+        from hepde.condor.adapter import CondorSettings
+
+        conf = self.schedds[name]
+        return CondorSettings(token_directory=conf.token_directory or None)
+
+    def collector_settings(self, name: str) -> Any:
+        from hepde.condor.adapter import CondorSettings
+
+        conf = self.collectors[name]
+        return CondorSettings(token_file=conf.token_file or None, proxy_file=conf.proxy_file or None)
+
     @property
     def actions_queue(self) -> str:
         return bridge_actions_queue(self.bridge, self.stack)

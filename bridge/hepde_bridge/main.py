@@ -70,7 +70,6 @@ def build_bridge(
     ``store`` (results in the DataBlock) defaults to the DynamoDB store of ``config.table_name``.
     """
     from hepde.bridge_queue import SqsQueue
-    from hepde.condor.adapter import HTCondorCollector, HTCondorSchedd
     from hepde.snapshots import SnapshotStore
     from hepde_bridge.ledger import Ledger
     from hepde_bridge.results import DataBlockResults, QueueResults
@@ -81,11 +80,9 @@ def build_bridge(
         return SqsQueue(sqs_client, url) if url else SqsQueue.by_name(sqs_client, name)
 
     if schedds is None:
-        schedds = {
-            k: HTCondorSchedd(k, name=v.name or None, pool=v.pool or None) for k, v in config.schedds.items()
-        }
+        schedds = real_schedds(config)
     if collectors is None:
-        collectors = {k: HTCondorCollector(k, host=v.host or None) for k, v in config.collectors.items()}
+        collectors = real_collectors(config)
     sinks: list[Any] = []
     if "datablock" in config.results:
         if store is None:
@@ -125,11 +122,44 @@ def build_bridge(
     )
 
 
+def real_schedds(config: BridgeConfig) -> dict[str, Any]:
+    """The configured schedds over ``htcondor2``, each with its own settings (token directory)."""
+    from hepde.condor.adapter import HTCondorSchedd
+
+    return {
+        k: HTCondorSchedd(k, name=v.name or None, pool=v.pool or None, settings=config.schedd_settings(k))
+        for k, v in config.schedds.items()
+    }
+
+
+def real_collectors(config: BridgeConfig) -> dict[str, Any]:
+    """The configured collectors over ``htcondor2``, each with its own settings (token, proxy)."""
+    from hepde.condor.adapter import HTCondorCollector
+
+    return {
+        k: HTCondorCollector(k, host=v.host or None, settings=config.collector_settings(k))
+        for k, v in config.collectors.items()
+    }
+
+
+def check_submitter(expected: str, seen: str) -> str | None:
+    """Why the identity a schedd sees is wrong for submitting (``None``: it is right)."""
+    user = seen.split("@", 1)[0]
+    if user == "root":
+        return "the schedd sees the bridge as root, and a schedd never lets root own a job: run the bridge as an ordinary user"
+    if expected and seen != expected and user != expected:
+        return f"the schedd sees the bridge as {seen!r}, the configuration expects submitter {expected!r}"
+    return None
+
+
 def _fake_condor(config: BridgeConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     from hepde.condor.fakes import FakeCollector, FakeSchedd
 
     return (
-        {k: FakeSchedd(v.name or k) for k, v in config.schedds.items()},
+        {
+            k: FakeSchedd(v.name or k, owner=(v.submitter or "bridge").split("@")[0])
+            for k, v in config.schedds.items()
+        },
         {k: FakeCollector(v.host or k) for k, v in config.collectors.items()},
     )
 
@@ -199,18 +229,22 @@ def cmd_check(args: argparse.Namespace, config: BridgeConfig) -> int:
         except DEError as exc:
             problems += 1
             print(f"{label}: FAILED: {exc}")
-    from hepde.condor.adapter import HTCondorCollector, HTCondorSchedd
-
-    for k, v in config.schedds.items():
+    for k, schedd in real_schedds(config).items():
         try:
-            n = len(HTCondorSchedd(k, name=v.name or None, pool=v.pool or None).query("false", ["ClusterId"]))
-            print(f"schedd {k}: reachable ({n})")
+            schedd.query("false", ["ClusterId"])
+            seen = schedd.whoami()
+            wrong = check_submitter(config.schedds[k].submitter, seen)
+            if wrong:
+                problems += 1
+                print(f"schedd {k}: FAILED: {wrong}")
+            else:
+                print(f"schedd {k}: reachable, submitting as {seen}")
         except DEError as exc:
             problems += 1
             print(f"schedd {k}: FAILED: {exc}")
-    for k, v in config.collectors.items():
+    for k, collector in real_collectors(config).items():
         try:
-            HTCondorCollector(k, host=v.host or None).query("any", "false")
+            collector.query("any", "false")
             print(f"collector {k}: reachable")
         except DEError as exc:
             problems += 1
@@ -220,7 +254,6 @@ def cmd_check(args: argparse.Namespace, config: BridgeConfig) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace, config: BridgeConfig) -> int:
-    from hepde.condor.adapter import HTCondorCollector, HTCondorSchedd
     from hepde.snapshots import SnapshotStore
     from hepde_bridge.snapshots import SnapshotPusher
 
@@ -228,10 +261,8 @@ def cmd_snapshot(args: argparse.Namespace, config: BridgeConfig) -> int:
     jobs = [j for j in config.snapshots if not args.kind or j.kind == args.kind]
     pusher = SnapshotPusher(
         jobs,
-        schedds={
-            k: HTCondorSchedd(k, name=v.name or None, pool=v.pool or None) for k, v in config.schedds.items()
-        },
-        collectors={k: HTCondorCollector(k, host=v.host or None) for k, v in config.collectors.items()},
+        schedds=real_schedds(config),
+        collectors=real_collectors(config),
         store=SnapshotStore(config.snapshots_at, s3),
         producer=f"de-bridge:{config.bridge}",
     )

@@ -4,7 +4,12 @@ Two kinds, each a typed model (unknown keys are errors):
 
 * :class:`CETarget` (``kind: "htcondor_ce"``) — an HTCondor-CE such as FermiGrid's: one pilot is one
   grid job ``grid_resource = condor <ce> <ce>:<port>`` asking for ``cores_per_pilot`` cores (also as
-  ``+xcount``), memory and ``+maxWallTime``, the attributes HTCondor-CE's job router reads;
+  ``+xcount``), memory and ``+maxWallTime``, the attributes HTCondor-CE's job router reads.  Its
+  credential is ``token_file``: the path, on the bridge host, of the SciToken (or WLCG token) the
+  grid manager presents to the CE — the submit command ``scitokens_file``, stored in the job ad as
+  ``ScitokensFile`` (what HTCondor-C uses to authenticate to the CE's schedd and delegates with
+  the pilot).  An IDTOKEN is not a job attribute: it is the bridge schedd's own token
+  (``token_directory`` in the bridge configuration);
 * :class:`BatchTarget` (``kind: "batch"``) — an HPC login node reached over SSH by the grid universe
   ``batch`` type (``grid_resource = batch <system> <user>@<login>``): a pilot is one batch job of
   ``nodes`` whole nodes with ``batch_queue``, ``batch_project`` and ``batch_runtime``; the node
@@ -56,6 +61,8 @@ class _Target(ModuleParameters):
                 "executable",
             ):
                 raise ValueError(f"'{k}' cannot be set in 'extra'")
+            if k.lower() in ("scitokens_file", "use_scitokens", "use_scitoken"):
+                raise ValueError(f"'{k}' cannot be set in 'extra': give the target a 'token_file'")
         return v
 
 
@@ -69,6 +76,9 @@ class CETarget(_Target):
     max_idle_pilots: int = Field(default=50, ge=0)
     #: pilots (idle + running) at once, at most
     max_pilots: int = Field(default=500, ge=0)
+    #: the SciToken/WLCG token file (absolute path on the bridge host) the CE is authenticated with:
+    #: ``scitokens_file`` → ``ScitokensFile`` in the job ad.  Empty: the bridge host's own credentials
+    token_file: str = Field(default="", pattern=r"^(/[^\s]*)?$")
 
     @property
     def nodes(self) -> int:
@@ -94,6 +104,7 @@ class CETarget(_Target):
             "+maxMemory": str(self.memory_per_pilot_mb),
             "+maxWallTime": str(self.walltime_minutes),
             f"+{NODES_ATTR}": "1",
+            **({"scitokens_file": self.token_file} if self.token_file else {}),
             **self.extra,
         }
 
