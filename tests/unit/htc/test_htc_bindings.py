@@ -122,3 +122,31 @@ def test_the_bindings_clients_take_their_configuration_explicitly(tmp_path, monk
     )
     assert pool.collector("c").settings is settings
     assert dict(os.environ) == before
+
+
+def test_only_the_adapter_imports_the_bindings():
+    """One HTCondor adapter: htcondor2 is imported in hepde.condor and nowhere else."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    offenders = []
+    for base in (
+        root / "layers/hepde/python/hepde",
+        root / "bridge/hepde_bridge",
+        root / "tools/hepde_tools",
+    ):
+        for path in base.rglob("*.py"):
+            if "condor" in path.relative_to(base).parts[:1]:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
+                if any(n.split(".")[0] in ("htcondor", "htcondor2") for n in names):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []

@@ -139,7 +139,7 @@ def _environ_writes(path: Path) -> list[int]:
 
 
 #: known violations being removed by branch condor (issue 11); empty this set when they pass
-_KNOWN_ENVIRON_WRITERS = {"hepde.modules.glideinwms.publishers", "hepde.modules.htcondor.query"}
+_KNOWN_ENVIRON_WRITERS: set[str] = set()
 
 
 @pytest.mark.parametrize(
