@@ -39,10 +39,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hepde.bridge_queue import actions_queue_address
 from hepde.errors import DEError
 from hepde.naming import (
     SNAPSHOT_PREFIX,
-    bridge_actions_queue,
     bridge_dead_letter_queue,
     bridge_results_queue,
     table_name,
@@ -246,7 +246,8 @@ class BridgeConfig(_Model):
 
     @property
     def actions_queue(self) -> str:
-        return bridge_actions_queue(self.bridge, self.stack)
+        # the one resolution the publishers use too (they add the deployed URL / a ``queue`` override)
+        return actions_queue_address(self.bridge, stack=self.stack)
 
     @property
     def dead_letter_queue(self) -> str:

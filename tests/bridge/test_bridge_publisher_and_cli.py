@@ -13,6 +13,8 @@ from bridge_harness import PILOT, REGION
 from hepde.actions import parse_action
 from hepde.modules.direct.publishers import BridgeSubmitPublisher
 from hepde.modules.direct.targets import CETarget
+from hepde.runtime.context import module_context
+from hepde.settings import Settings
 from hepde_bridge.main import main as bridge_main
 
 
@@ -62,12 +64,13 @@ def plan_frame(pilots: int = 3) -> pd.DataFrame:
     )
 
 
-def publisher(records: Records, client, generation: int = 7, **params) -> BridgeSubmitPublisher:
-    pub = BridgeSubmitPublisher(params, channel_name="direct")
-    pub.runtime = {"generation": generation}
-    pub.store = lambda: records  # type: ignore[method-assign]
-    pub.sqs_client = lambda: client  # type: ignore[method-assign]
-    return pub
+def publisher(
+    records: Records, client, generation: int = 7, queue_url: str = "", **params
+) -> BridgeSubmitPublisher:
+    """The publisher bound to a runtime context over ``records`` and the SQS ``client``."""
+    settings = Settings("t", "b", REGION, None, 900.0, stack="hepde", bridge_actions_queue_url=queue_url)
+    ctx = module_context(records, "direct", generation, sqs=lambda: client, settings_of=lambda: settings)
+    return BridgeSubmitPublisher(params, channel_name="direct").bind(ctx)
 
 
 def test_publisher_sends_one_action_per_row_and_records_it(aws):
@@ -110,11 +113,12 @@ def test_publisher_marks_actions_send_failed_when_sqs_refuses(aws):
 def test_publisher_uses_the_deployed_queue_url_and_needs_a_queue(aws, monkeypatch):
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="elsewhere")["QueueUrl"]
-    monkeypatch.setenv("DE_BRIDGE_ACTIONS_QUEUE_URL", url)
-    assert publisher(Records(), sqs).queue().url == url
-    monkeypatch.delenv("DE_BRIDGE_ACTIONS_QUEUE_URL")
+    assert publisher(Records(), sqs, queue_url=url).queue().name == "elsewhere"
+    assert publisher(
+        Records(), sqs, queue_url=url, bridge="site2", create_queue_if_missing=True
+    ).queue().name == ("hepde-bridge-site2-actions")  # the deployed URL is the default bridge's
     with pytest.raises(Exception, match="the queue does not exist"):
-        publisher(Records(), sqs, bridge="site2").queue()
+        publisher(Records(), sqs, bridge="site3").queue()
     assert (
         publisher(Records(), sqs, bridge="site2", create_queue_if_missing=True).queue().name
         == "hepde-bridge-site2-actions"

@@ -356,7 +356,7 @@ def test_bridge_killed_between_submit_and_acknowledge_end_to_end(cloud, tmp_path
 def test_sqs_unavailable_when_the_channel_publishes_end_to_end(cloud, tmp_path, monkeypatch):
     import botocore.exceptions
 
-    from hepde.modules.direct.publishers import BridgeSubmitPublisher
+    from hepde.runtime import context as runtime_context
 
     site = Site(cloud, tmp_path)
     site.run()
@@ -374,7 +374,7 @@ def test_sqs_unavailable_when_the_channel_publishes_end_to_end(cloud, tmp_path, 
 
             return fail
 
-    monkeypatch.setattr(BridgeSubmitPublisher, "sqs_client", lambda self: Down())
+    monkeypatch.setattr(runtime_context, "sqs_client", lambda: Down())
     desc = cloud.wait(cloud.start(arn))
     assert (desc["status"], desc["error"]) == ("FAILED", "PublisherFailedError")
     monkeypatch.undo()

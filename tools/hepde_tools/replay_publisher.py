@@ -31,22 +31,21 @@ class DryRunPublisher(Publisher):
         wrapped_name: str | None = None
         wrapped_parameters: dict[str, Any] = {}
 
-    runtime: dict[str, Any]
-
     def __init__(self, parameters=None, *, channel_name: str = "") -> None:  # noqa: ANN001
         super().__init__(parameters, channel_name=channel_name)
         cls = resolve(self.params.wrapped_module, "publisher", self.params.wrapped_name)
-        self.inner = cls(self.params.wrapped_parameters, channel_name=channel_name)
+        inner = cls(self.params.wrapped_parameters, channel_name=channel_name)
+        assert isinstance(inner, Publisher)  # resolve(..., "publisher") only returns publishers
+        self.inner: Publisher = inner
         self._consumes = self.inner.declared_consumes()
-        self.runtime = {}
 
     def publish(self, data_block) -> PublishResult | None:  # noqa: ANN001
         cls = type(self.inner)
         qualified = f"{cls.__module__}.{cls.__name__}"
+        self.inner.bind(self.context)
         if hasattr(self.inner, "dry_run"):
             return self.inner.dry_run(data_block)
         if qualified in EMBEDDED_SAFE:
-            self.inner.runtime = self.runtime  # type: ignore[attr-defined]
             return self.inner.publish(data_block)
         for name in self.inner.declared_consumes():
             try:

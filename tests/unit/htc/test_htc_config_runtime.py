@@ -110,7 +110,7 @@ def test_a_transform_raising_hold_cycle_error_holds_the_cycle_with_its_reason(tm
         _produces = {"x": pd.DataFrame}
 
         def transform(self, data_block):
-            seen = self.previous_product("x")
+            seen = self.context.previous_product("x")
             raise HoldCycleError(f"implausible; previous {seen[0]['v'] if seen else None}")
 
     monkeypatch.setattr(stages, "resolve", lambda module, kind, name=None: Holding)

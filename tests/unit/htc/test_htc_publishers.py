@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import binascii
 
-import boto3
 import pandas as pd
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from htc_helpers import fixture_block, frontend
-from moto import mock_aws
 
 from hepde.modules.glideinwms.crypto import OAEP, SymKey
 from hepde.modules.glideinwms.entries import by_type
@@ -102,30 +100,25 @@ def test_request_parameters_are_encrypted_with_the_factory_key():
     assert sym.decrypt_hex(gad["GlideinEncParamNumberOfCredentials"]) == b"1"
 
 
-def test_ads_go_to_the_bridge_as_advertise_actions(monkeypatch):
+def test_ads_go_to_the_bridge_as_advertise_actions():
     from hepde.actions import parse_action
+    from hepde.modules.context import FakeContext
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     block = decided({"allow_grid_requests": True})
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        from hepde.naming import bridge_actions_queue
-
-        url = sqs.create_queue(QueueName=bridge_actions_queue("default", "hepde"))["QueueUrl"]
-        pub = GlideinWMSManifests({"advertise_via": "bridge"}, channel_name="htc")
-        pub.runtime = {"channel": "htc", "generation": 7}
-        result = pub.publish(block)
-        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-        action = parse_action(msgs[0]["Body"])
-        assert action.kind == "advertise" and action.ad_type == "glideclient" and len(action.ads) == 2
-        assert action.collector == "fermicloud122.fnal.gov" and action.generation == 7
-        assert "sent 2 glideclient" in result.summary
-        # the same decision gives the same idempotency key
-        pub.publish(block)
-        again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-        assert parse_action(again[0]["Body"]).key == action.key
-        g = GlideClientGlobalManifests({"advertise_via": "bridge"}, channel_name="htc").publish(block)
-        assert "glideclientglobal" in g.summary
+    ctx = FakeContext(channel="htc", generation=7)
+    pub = GlideinWMSManifests({"advertise_via": "bridge"}, channel_name="htc").bind(ctx)
+    result = pub.publish(block)
+    queue = ctx.queue("default")  # the context's actions queue of the default bridge
+    assert queue.name == "hepde-bridge-default-actions"
+    action = parse_action(queue.bodies[0])
+    assert action.kind == "advertise" and action.ad_type == "glideclient" and len(action.ads) == 2
+    assert action.collector == "fermicloud122.fnal.gov" and action.generation == 7
+    assert "sent 2 glideclient" in result.summary
+    # the same decision gives the same idempotency key
+    pub.publish(block)
+    assert parse_action(queue.bodies[-1]).key == action.key
+    g = GlideClientGlobalManifests({"advertise_via": "bridge"}, channel_name="htc").bind(ctx).publish(block)
+    assert "glideclientglobal" in g.summary
 
 
 def test_unknown_query_entry_type_is_a_configuration_error():

@@ -269,12 +269,12 @@ def test_running_jobs_are_counted_on_the_entry_of_their_slot():
 
 
 def _with_previous(jobs_seen: int, age: float):
-    def previous(name: str):
-        import time
+    """A module context whose earlier cycle saw ``jobs_seen`` jobs ``age`` seconds ago."""
+    import time
 
-        return ({"jobs": jobs_seen}, time.time() - age) if name == "glidein_request_summary" else None
+    from hepde.modules.context import FakeContext
 
-    return previous
+    return FakeContext(previous={"glidein_request_summary": ({"jobs": jobs_seen}, time.time() - age)})
 
 
 def test_an_empty_queue_after_tens_of_thousands_of_jobs_holds_the_cycle():
@@ -282,13 +282,13 @@ def test_an_empty_queue_after_tens_of_thousands_of_jobs_holds_the_cycle():
     block.update(JobClustering(ALL).transform(block))
     block.update(GridFigureOfMerit({}).transform(block))
     t = GlideinRequestManifests({"frontend": frontend()})
-    t.previous_product = _with_previous(30000, age=60)
+    t.bind(_with_previous(30000, age=60))
     with pytest.raises(HoldCycleError, match="0 job.* where the last decided cycle saw 30000"):
         t.transform(block)
     # a long outage of plausible input ends the hold; a small previous queue never holds
-    t.previous_product = _with_previous(30000, age=7200)
+    t.bind(_with_previous(30000, age=7200))
     assert t.transform(block)["glidein_request_summary"]["jobs"] == 0
-    t.previous_product = _with_previous(500, age=60)
+    t.bind(_with_previous(500, age=60))
     assert t.transform(block)["glidein_request_summary"]["jobs"] == 0
 
 

@@ -5,6 +5,10 @@ Inputs by extension: ``.csv``/``.parquet`` are tables; ``.json`` holding a list 
 table, any other JSON value is that value.  Every output product is written as ``DIR/<name>.json``
 (a table as a list of objects).  A logic engine writes ``actions.json`` and
 ``de_logicengine_facts.json``; a publisher writes ``publish_result.json``.
+
+The module gets an in-memory module context (:func:`hepde.modules.context.FakeContext`, generation 0):
+nothing leaves the machine.  What it sent to a bridge actions queue is written to
+``DIR/queued_actions.json`` and the records it wrote to ``DIR/records.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from hepde.modules.base import (
     Transform,
     check_declared_types,
 )
+from hepde.modules.context import FakeContext
 from hepde.modules.registry import KIND_BASES, resolve
 from hepde.modules.tables import parse_table, read_bytes
 
@@ -120,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         raise DEError(f"{cls.__name__} consumes {missing}: give them with --product NAME=FILE")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    context = FakeContext(channel=args.channel, execution_id="module-run")
+    module.bind(context)
     outputs: dict[str, Any]
     if isinstance(module, Source):
         outputs = module.acquire()
@@ -131,11 +138,24 @@ def run(args: argparse.Namespace) -> int:
         actions, facts = module.evaluate(inputs)
         outputs = {"actions": actions, "de_logicengine_facts": facts}
     elif isinstance(module, Publisher):
-        module.runtime = {"channel": args.channel, "generation": 0, "execution_id": "module-run"}  # type: ignore[attr-defined]
         result = module.publish(inputs) or PublishResult(summary="published")
         outputs = {"publish_result": result.model_dump(mode="json")}
     else:  # pragma: no cover - resolve only returns the four kinds
         raise DEError(f"{cls.__name__} is not a runnable module")
+    sent = [
+        {"queue": q.name, "body": json.loads(body), "attributes": attrs}
+        for q in context.services.queues.values()
+        for body, attrs in zip(q.bodies, q.attributes, strict=True)
+    ]
+    if sent:
+        outputs["queued_actions"] = sent
+    written = [
+        {"channel": ch, "kind": kind, "ident": ident, "record": rec}
+        for ch, recs in context.services.channels.items()
+        for (kind, ident), rec in sorted(recs.records.items())
+    ]
+    if written:
+        outputs["records"] = written
     for name, value in outputs.items():
         path = out / f"{name}.json"
         path.write_text(json.dumps(to_jsonable(value), indent=1, default=str) + "\n")

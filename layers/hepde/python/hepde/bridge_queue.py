@@ -187,3 +187,38 @@ def dead_letter_body(reason: str, message: Message, *, key: str | None, bridge: 
             "original_body": message.body,
         }
     )
+
+
+# -- where the actions queue of a bridge is: one resolution for publishers, the runtime and the bridge ---
+def actions_queue_address(
+    bridge: str = "default", *, stack: str = "hepde", deployed_url: str = "", override: str = ""
+) -> str:
+    """The actions queue of bridge ``bridge``, as a URL or a queue name (:func:`open_queue` takes both).
+
+    ``override`` (a publisher's ``queue`` parameter, a name or URL) wins; else, for the default bridge,
+    ``deployed_url`` (the template's ``DE_BRIDGE_ACTIONS_QUEUE_URL``); else the name
+    :func:`hepde.naming.bridge_actions_queue` derives from ``bridge`` and ``stack``.
+    """
+    from hepde.naming import bridge_actions_queue
+
+    if override:
+        return override
+    if bridge == "default" and deployed_url:
+        return deployed_url
+    return bridge_actions_queue(bridge, stack)
+
+
+def open_queue(client: Any, address: str, *, create_if_missing: bool = False) -> SqsQueue:
+    """The queue at ``address`` (a URL or a name); ``create_if_missing`` only for the embedded local cloud."""
+    if address.startswith(("https://", "http://")):
+        return SqsQueue(client, address)
+    try:
+        return SqsQueue.by_name(client, address)
+    except QueueNotFoundError:
+        if not create_if_missing:
+            raise
+        try:
+            client.create_queue(QueueName=address)
+        except Exception as exc:
+            raise _translate(exc, f"SQS create_queue({address})") from exc
+        return SqsQueue.by_name(client, address)

@@ -20,6 +20,10 @@ class Settings:
     region: str
     retention_days: float | None
     lock_seconds: float
+    #: the deployment's prefix (the SAM stack name): derived resource names (:mod:`hepde.naming`)
+    stack: str = "hepde"
+    #: the default bridge's actions queue as deployed (``DE_BRIDGE_ACTIONS_QUEUE_URL``); empty: derive it
+    bridge_actions_queue_url: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,6 +57,8 @@ class Settings:
             region=region,
             retention_days=retention,
             lock_seconds=lock,
+            stack=env.get("DE_STACK") or "hepde",
+            bridge_actions_queue_url=env.get("DE_BRIDGE_ACTIONS_QUEUE_URL", ""),
         )
 
 

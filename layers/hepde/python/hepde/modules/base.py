@@ -14,7 +14,10 @@ Differences, on purpose:
 * declared product types are checked for sources *and* transforms (``isinstance``; ``typing.Any``
   skips), not only for sources;
 * a publisher may return a :class:`PublishResult` saying what it requested; it goes into the
-  cycle's decision record.
+  cycle's decision record;
+* before each call the runtime binds a :class:`~hepde.modules.context.ModuleContext` (:meth:`Module.bind`):
+  the cycle's identity and clock, earlier products, records, the bridge actions queue, snapshots.  A
+  module reads it as ``self.context``; it never imports :mod:`hepde.runtime`.
 
 Constructors must not do I/O: ``de validate`` instantiates every module to read its declarations.
 """
@@ -26,6 +29,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from hepde.errors import DEError
+from hepde.modules.context import ModuleContext
 
 
 class ModuleParameters(BaseModel):
@@ -75,6 +81,10 @@ def check_declared_types(
     return problems
 
 
+class ModuleContextError(DEError):
+    """A module used ``self.context`` but none was bound (outside the runtime: bind a ``FakeContext``)."""
+
+
 class Module:
     """Base of every channel module."""
 
@@ -85,6 +95,8 @@ class Module:
 
     _produces: dict[str, Any] = {}
     _consumes: dict[str, Any] = {}
+    #: set by :meth:`bind` only (class default: a module whose ``__init__`` skips ours has none)
+    _context: ModuleContext | None = None
 
     def __init__(self, parameters: Mapping[str, Any] | None = None, *, channel_name: str = "") -> None:
         raw = dict(parameters or {})
@@ -92,6 +104,28 @@ class Module:
         self.parameters: dict[str, Any] = raw
         self.params: ModuleParameters = self.Parameters.model_validate(raw)
         self.channel_name = channel_name
+        self._context: ModuleContext | None = None
+
+    # -- the context of the current call ------------------------------------------------------
+    def bind(self, context: ModuleContext) -> typing.Self:
+        """Give the module the context of its next calls (the runtime does this before each call)."""
+        self._context = context
+        return self
+
+    @property
+    def context(self) -> ModuleContext:
+        """The bound :class:`~hepde.modules.context.ModuleContext`; unbound → :class:`ModuleContextError`."""
+        if self._context is None:
+            raise ModuleContextError(
+                f"{type(self).__name__} needs a module context and none is bound: the runtime binds one "
+                "before each call; outside it, bind one (hepde.modules.context.FakeContext)"
+            )
+        return self._context
+
+    @property
+    def has_context(self) -> bool:
+        """Whether a context is bound (a module called directly, as in 2.0.6, has none)."""
+        return self._context is not None
 
     # -- declarations -------------------------------------------------------------------
     @classmethod

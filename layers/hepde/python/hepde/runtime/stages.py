@@ -45,8 +45,19 @@ from hepde.errors import (
     SourceFailedError,
     TransformFailedError,
 )
-from hepde.modules.base import LogicEngineBase, Module, PublishResult, check_declared_types
+from hepde.modules.base import (
+    LogicEngineBase,
+    Module,
+    Publisher,
+    PublishResult,
+    Source,
+    Transform,
+    check_declared_types,
+)
 from hepde.modules.registry import resolve
+from hepde.runtime.context import module_context, previous_product
+
+__all__ = ["previous_product"]  # re-exported: the one implementation is hepde.runtime.context
 
 CYCLE = "cycle"  # record kind: one per generation, the cycle's status and snapshot
 DECISION = "decision"  # record kind: the decision record of one generation
@@ -213,7 +224,9 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
     try:
         try:
             module = instantiate(entry, req.channel)
-            products = _declared_products(module, module.acquire(), "acquire", SourceFailedError)  # type: ignore[attr-defined]
+            assert isinstance(module, Source)
+            module.bind(module_context(store, req.channel, req.generation, req.execution_id, now=now))
+            products = _declared_products(module, module.acquire(), "acquire", SourceFailedError)
         except Exception as exc:
             message = _failure(exc, f"source '{entry.key}' ({entry.module})")
             store.put_record(
@@ -296,9 +309,10 @@ def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
     view = _cycle_view(store, req.channel, req.generation)
     try:
         module = instantiate(entry, req.channel)
+        assert isinstance(module, Transform)
         # a transform may read its own earlier output (e.g. to judge whether its inputs are plausible)
-        module.previous_product = lambda name: previous_product(store, req.channel, req.generation, name)  # type: ignore[attr-defined]
-        products = _declared_products(module, module.transform(view), "transform", TransformFailedError)  # type: ignore[attr-defined]
+        module.bind(module_context(store, req.channel, req.generation, req.execution_id))
+        products = _declared_products(module, module.transform(view), "transform", TransformFailedError)
     except HoldCycleError as exc:
         _update_cycle(
             store,
@@ -314,20 +328,6 @@ def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
     meta = Metadata(generation_id=req.generation, generation_time=time.time())
     store.put_products(channel_namespace(req.channel), req.generation, products, header, meta)
     return {"transform": entry.key, "products": sorted(products)}
-
-
-def previous_product(
-    store: DataBlockStore, channel: str, generation: int, name: str, max_back: int = 20
-) -> tuple[Any, float] | None:
-    """``(value, generation_time)`` of product ``name`` from the newest earlier generation of the
-    channel that has it (looking back at most ``max_back`` generations), or None."""
-    ns = channel_namespace(channel)
-    earlier = [g for g in store.generations(ns) if g < generation]
-    for g in sorted(earlier, reverse=True)[:max_back]:
-        for info in store.list_generation(ns, g):
-            if info.ref.name == name:
-                return store.get_product(info.ref), info.metadata.generation_time
-    return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -348,7 +348,10 @@ def decide(store: DataBlockStore, req: DecideRequest) -> dict[str, Any]:
         else:
             entry = ModuleEntry.from_json(req.entry)
             key = entry.key
-            engine = instantiate(entry, req.channel)  # type: ignore[assignment]
+            instance = instantiate(entry, req.channel)
+            assert isinstance(instance, LogicEngineBase)
+            engine = instance
+        engine.bind(module_context(store, req.channel, req.generation, req.execution_id))
         evaluation = engine.evaluate_detailed(view)  # type: ignore[attr-defined]
     except Exception as exc:
         raise LogicEngineFailedError(_failure(exc, f"logic engine '{key}'")) from exc
@@ -395,12 +398,9 @@ def run_publisher(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
     started = time.time()
     try:
         module = instantiate(entry, req.channel)
-        module.runtime = {
-            "channel": req.channel,
-            "generation": req.generation,
-            "execution_id": req.execution_id,
-        }
-        result = module.publish(view)  # type: ignore[attr-defined]
+        assert isinstance(module, Publisher)
+        module.bind(module_context(store, req.channel, req.generation, req.execution_id))
+        result = module.publish(view)
     except Exception as exc:
         raise PublisherFailedError(_failure(exc, f"publisher '{entry.key}' ({entry.module})")) from exc
     if result is None:

@@ -12,16 +12,15 @@ the records again (``sent``).  If SQS refuses, the records say ``send_failed`` a
 between, the records stay ``sending``: the planner counts them as in flight until they expire — at
 worst a short under-submission, never a double one.
 
-The queue is ``queue`` (a name or URL) if set, else ``DE_BRIDGE_ACTIONS_QUEUE_URL`` (set by the
-template for the default bridge), else the name :func:`hepde.naming.bridge_actions_queue` derives
-from ``bridge`` and the stack (``DE_STACK``).
+The queue is the module context's :meth:`~hepde.modules.context.ModuleContext.action_queue` of
+``bridge``: ``queue`` (a name or URL) if set, else the deployed queue of the default bridge, else the name
+derived from ``bridge`` and the stack (:func:`hepde.bridge_queue.actions_queue_address`); the records go
+to the context's record store (the channel's namespace of the DataBlock).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
 from typing import Any
 
 import pandas as pd
@@ -29,6 +28,7 @@ from pydantic import Field
 
 from hepde.actions import SENT_RECORD, SubmitPilots, idempotency_key, record_ident
 from hepde.modules.base import ModuleParameters, Publisher, PublishResult
+from hepde.modules.context import ActionQueue
 
 
 class BridgeSubmitPublisher(Publisher):
@@ -40,7 +40,7 @@ class BridgeSubmitPublisher(Publisher):
         product: str = "pilot_submissions"
         #: the bridge (site) whose queue receives the actions
         bridge: str = "default"
-        #: queue name or URL; empty: DE_BRIDGE_ACTIONS_QUEUE_URL, else the derived name
+        #: queue name or URL; empty: the deployed queue of ``bridge`` (see the module docstring)
         queue: str = ""
         #: seconds after which the bridge no longer carries an action out (it reports ``expired``)
         action_ttl: float = Field(default=900.0, gt=0)
@@ -50,46 +50,18 @@ class BridgeSubmitPublisher(Publisher):
         #: rows of the decision record
         record_rows: int = 50
 
-    runtime: dict[str, Any]
-
     def __init__(self, parameters: Any = None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
         self._consumes = {self.params.product: pd.DataFrame}
-        self.runtime = {}
 
-    # -- adapters (overridable in tests) --------------------------------------------------------
-    def sqs_client(self) -> Any:
-        import boto3
-
-        return boto3.client("sqs")
-
-    def store(self) -> Any:
-        from hepde.runtime.lambda_support import store
-
-        return store()
-
-    def queue(self) -> Any:
-        from hepde.bridge_queue import QueueNotFoundError, SqsQueue
-        from hepde.naming import bridge_actions_queue
-
-        client = self.sqs_client()
-        target = self.params.queue
-        if not target and self.params.bridge == "default":
-            target = os.environ.get("DE_BRIDGE_ACTIONS_QUEUE_URL", "")
-        if target.startswith("https://") or target.startswith("http://"):
-            return SqsQueue(client, target)
-        name = target or bridge_actions_queue(self.params.bridge, os.environ.get("DE_STACK") or "hepde")
-        try:
-            return SqsQueue.by_name(client, name)
-        except QueueNotFoundError:
-            if not self.params.create_queue_if_missing:
-                raise
-            client.create_queue(QueueName=name)
-            return SqsQueue.by_name(client, name)
+    def queue(self) -> ActionQueue:
+        """The actions queue this publisher sends to (from the context)."""
+        p = self.params
+        return self.context.action_queue(p.bridge, p.queue, create_if_missing=p.create_queue_if_missing)
 
     # ------------------------------------------------------------------------------------------
     def actions(self, frame: pd.DataFrame, now: float) -> list[SubmitPilots]:
-        generation = int(self.runtime.get("generation", 0))
+        generation = self.context.generation
         out = []
         for row in frame.to_dict(orient="records"):
             count = int(row.get("pilots") or 0)
@@ -120,20 +92,16 @@ class BridgeSubmitPublisher(Publisher):
         return out
 
     def publish(self, data_block: Any) -> PublishResult:
-        from hepde.datablock.api import channel_namespace
-
         frame = data_block[self.params.product]
-        now = time.time()
+        now = self.context.now
         actions = self.actions(frame, now)
         if not actions:
             return PublishResult(summary="no pilots to submit: nothing sent to the bridge")
         queue = self.queue()
-        store = self.store()
-        ns = channel_namespace(self.channel_name)
+        records = self.context.records
 
         def record(a: SubmitPilots, status: str, error: str = "") -> None:
-            store.put_record(
-                ns,
+            records.put(
                 SENT_RECORD,
                 record_ident(a.created_at, a.key),
                 {

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import pandas as pd
@@ -17,14 +16,6 @@ from pydantic import Field
 
 from hepde.actions import RESULT_RECORD, SENT_RECORD
 from hepde.modules.base import ModuleParameters, Source
-
-
-def _location(template: str) -> str:
-    if "{bucket}" in template:
-        from hepde.settings import settings
-
-        return template.replace("{bucket}", settings().bucket_name)
-    return template
 
 
 class QueueSnapshot(Source):
@@ -53,13 +44,11 @@ class QueueSnapshot(Source):
         self._produces = {self.params.product: pd.DataFrame, f"{self.params.product}_snapshot": dict}
 
     def acquire(self) -> dict[str, Any]:
-        from hepde.snapshots import read_latest
-
         p = self.params
-        location = _location(p.location)
+        snapshots = self.context.snapshots
         frames, taken = [], {}
         for origin in p.origins:
-            snap = read_latest(location, "job_queue", origin, max_age=p.max_age)
+            snap = snapshots.latest(p.location, "job_queue", origin, max_age=p.max_age)
             frame = snap.frame
             if "ScheddName" not in frame.columns:
                 frame = frame.assign(ScheddName=origin)
@@ -112,17 +101,13 @@ class BridgeActionLog(Source):
         limit: int = Field(default=2000, ge=1)
 
     def acquire(self) -> dict[str, pd.DataFrame]:
-        from hepde.datablock.api import channel_namespace
-        from hepde.runtime.lambda_support import store
-
-        db = store()
-        ns = channel_namespace(self.params.channel or self.channel_name)
-        since = time.time() - self.params.horizon
+        records = self.context.records_of(self.params.channel or self.channel_name)
+        since = self.context.now - self.params.horizon
         # idents are "<created ms>-<key>": newest first, the limit keeps the most recent
-        sent = db.query_records(ns, SENT_RECORD, newest_first=True, limit=self.params.limit)
+        sent = records.query(SENT_RECORD, newest_first=True, limit=self.params.limit)
         results = {
             rec.get("key"): rec
-            for _, rec in db.query_records(ns, RESULT_RECORD, newest_first=True, limit=self.params.limit)
+            for _, rec in records.query(RESULT_RECORD, newest_first=True, limit=self.params.limit)
         }
         rows = []
         for _, rec in sent:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from hepde.modules.base import ModuleParameters, Publisher, PublishResult
@@ -25,25 +23,13 @@ class TableExport(Publisher):
         #: include at most this many rows in the decision record
         record_rows: int = 50
 
-    runtime: dict[str, Any]
-
     def __init__(self, parameters=None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
         self._consumes = {self.params.product: pd.DataFrame}
-        self.runtime = {}
 
     def publish(self, data_block) -> PublishResult:
         frame = data_block[self.params.product]
-        fields: dict[str, Any] = {
-            "channel": self.channel_name,
-            "product": self.params.product,
-            "generation": int(self.runtime.get("generation", 0)),
-        }
-        if "{bucket}" in self.params.location:
-            from hepde.settings import settings
-
-            fields["bucket"] = settings().bucket_name
-        location = self.params.location.format(**fields)
+        location = self.context.location(self.params.location, product=self.params.product)
         write_table(location, frame)
         return PublishResult(
             summary=f"wrote {len(frame)} row(s) of {self.params.product} to {location}",

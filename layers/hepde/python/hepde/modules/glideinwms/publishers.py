@@ -84,8 +84,8 @@ class AdvertiseParameters(ModuleParameters):
     #: upper bound of the time spent waiting between retries in one publication
     max_retry_seconds: float = Field(default=60.0, ge=0)
     advertise_via: Literal["htcondor", "bridge", "none"] = "htcondor"
+    #: the bridge whose actions queue receives the ads (resolved by the runtime, like every module's)
     bridge: str = "default"
-    stack: str = "hepde"
     #: factory collector host → the bridge's logical collector name (default: the host name)
     collector_names: dict[str, str] = {}
     #: an advertisement older than this is not performed by the bridge (seconds)
@@ -150,20 +150,13 @@ class _Advertising(Publisher):
         )
 
     def _to_bridge(self, by_collector: dict[str, list[dict[str, Any]]]) -> str:
-        import boto3
-
         from hepde.actions import AdvertiseAds, idempotency_key
-        from hepde.bridge_queue import SqsQueue
-        from hepde.naming import bridge_actions_queue
 
-        p: AdvertiseParameters = self.params  # type: ignore[assignment]
-        runtime = getattr(self, "runtime", {}) or {}
-        channel, generation = (
-            runtime.get("channel", self.channel_name or "channel"),
-            int(runtime.get("generation", 0)),
-        )
-        queue = SqsQueue.by_name(boto3.client("sqs"), bridge_actions_queue(p.bridge, p.stack))
-        now = time.time()
+        p = self.params
+        ctx = self.context
+        channel, generation = ctx.channel, ctx.generation
+        queue = ctx.action_queue(p.bridge)
+        now = ctx.now
         for host, ads in by_collector.items():
             collector = p.collector_names.get(host, host)
             for start in range(0, len(ads), 5000):

@@ -259,10 +259,9 @@ class GlideinRequestManifests(Transform):
 
     # -- hold on implausible input ----------------------------------------------------------------
     def _check_plausible(self, n_jobs: int, now: float) -> None:
-        getter = getattr(self, "previous_product", None)
-        if getter is None:
+        if not self.has_context:  # called directly (2.0.6 style): no earlier cycles to compare with
             return
-        previous = getter(SUMMARY)
+        previous = self.context.previous_product(SUMMARY)
         if not previous:
             return
         prev, at = previous
