@@ -46,7 +46,14 @@ local data = 'package://hepde/data/example/';
     },
   },
   publishers: {
-    pilot_requests_export: { module: 'hepde.modules.generic.table_export', parameters: { product: 'pilot_requests' } },
+    pilot_requests_export: {
+      module: 'hepde.modules.generic.table_export',
+      parameters: {
+        product: 'pilot_requests',
+        // a request table: its rows become the decision record's requests per entry (de explain)
+        requests: { entry: 'cores', idle: 'requested_pilots', limits: 'limited_by', detail: ['idle_jobs', 'covered_by_idle_slots'] },
+      },
+    },
     demand_export: { module: 'hepde.modules.generic.table_export', parameters: { product: 'job_demand' } },
   },
 }

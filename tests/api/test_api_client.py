@@ -41,7 +41,7 @@ def test_api_explain_and_logs(api):
     client, _, _ = api
     code, e = get(client, "/channels/example/explain?cycle=1")
     assert code == 200 and e["cycle"] == 1
-    assert e["requests"]["pilot_requests_export"]["entry_column"] == "cores"
+    assert [r["entry"] for r in e["requests"]["pilot_requests_export"]] == ["1", "4", "8"]
     code, e = get(client, "/channels/example/explain?cycle=99")
     assert code == 404 and "no cycle 99" in e["message"]
     code, logs = get(client, "/channels/example/logs")

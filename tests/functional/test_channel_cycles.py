@@ -34,8 +34,8 @@ def test_example_channel_runs_end_to_end_and_publishes_what_the_rules_select(clo
         "de_logicengine_facts",
         "actions",
     } <= set(report.products)
-    assert report.decision["rules"] == {"report_demand": True, "request_pilots": True}
-    assert report.decision["selected_publishers"] == ["demand_export", "pilot_requests_export"]
+    assert report.decision.rules == {"report_demand": True, "request_pilots": True}
+    assert report.decision.selected_publishers == ["demand_export", "pilot_requests_export"]
     keys = [
         o["Key"]
         for o in cloud.client("s3").list_objects_v2(Bucket=cloud.bucket_name, Prefix="exports/")["Contents"]

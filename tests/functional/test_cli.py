@@ -15,7 +15,8 @@ def test_de_run_prints_a_summary_of_each_cycle(capsys):
     out = capsys.readouterr().out
     assert "Channel example — cycle 1" in out and "Channel example — cycle 2" in out
     assert "reused      1           not due" in out  # the second cycle reused the sources
-    assert "request_pilots  True    pilot_requests_export" in out
+    assert "request_pilots  True   pilot_requests_export" in out
+    assert "entry  idle requested  limits hit  why" in out  # the typed requests, as de explain shows them
     assert "wrote 3 row(s) of pilot_requests" in out
 
 

@@ -262,7 +262,7 @@ def test_channel_decides_bridge_submits_and_the_next_cycle_does_not_resubmit(clo
     second = cycle_report(store, ch.name, 2)
     again = store.get_product(second.products["pilot_submissions"])
     assert int(again["pilots"].sum()) == 0, again.to_string()
-    assert second.decision["selected_publishers"] == []
+    assert second.decision.selected_publishers == []
     assert site.waiting() == 0 and site.pilots.count() == 4
     assert site.pilots.submit_calls == 3
 
@@ -295,7 +295,7 @@ def test_the_example_channel_runs_on_the_bundled_sample_data(cloud):
     assert (
         mpi.loc[16, "pilots"] == 1 and mpi.loc[4, "pilots"] == 0 and "allocation" in mpi.loc[4, "limited_by"]
     )
-    assert report.decision["publishers"]["bridge_submit"]["summary"].startswith("sent 2 submit action(s)")
+    assert report.decision.publishers["bridge_submit"].summary.startswith("sent 2 submit action(s)")
 
 
 def _accounting(site: Site, store, channel_name: str) -> dict[str, int]:

@@ -48,7 +48,7 @@ def test_htc_pilot_requests_glideins_holds_on_an_empty_queue_and_rides_out_an_ou
     # Given the sample pool: one cycle decides and the publisher reports the per-entry request table
     assert cloud.wait(cloud.start(arn))["status"] == "SUCCEEDED"
     first = cycle_report(store, "htc_pilot", 1)
-    rows = first.decision["publishers"]["glideclient_manifests"]["requested"]
+    rows = first.decision.publishers["glideclient_manifests"].requested
     assert rows and {"entry", "FOM", "idle_jobs_matched", "min_idle", "max_run", "limits_hit"} <= set(rows[0])
     assert sum(r["ReqMaxGlideins"] for r in rows) > 0
     assert store.get_product(first.products["glidein_request_summary"])["jobs"] == 3000
@@ -72,7 +72,8 @@ def test_htc_pilot_requests_glideins_holds_on_an_empty_queue_and_rides_out_an_ou
     assert third["hold"]["transform"] == "glideinwms_requests"
     assert store.get_record(ns, DECISION, gen_id(3)) is None
     # and the operator reads why, not a failure
-    from hepde.runtime.explain import explain_text, explanation
+    from hepde.runtime.explain import explanation
+    from hepde_tools.cli.explain_view import explain_text
 
     text = explain_text(explanation(store, "htc_pilot", 3))
     assert "held by transform glideinwms_requests: " in text and "implausible job queue" in text

@@ -1,58 +1,84 @@
-"""Requests per entry read from publishers' rows (de explain, de replay), by the documented convention."""
+"""Typed records: request rows built from named columns (never guessed), records read back as models,
+records of the previous layout still readable."""
 
 from __future__ import annotations
 
-from hepde.runtime.explain import entry_requests
+import pytest
+
+from hepde.modules.glideinwms.pilot_requests import request_row
+from hepde.records import (
+    CycleRecord,
+    DecisionRecord,
+    RequestColumns,
+    RequestRow,
+    split_limits,
+)
 
 
-def test_ops_entry_requests_of_glideclient_rows():
-    rows = [  # the shape of the HTC pilot channel's glideclient publisher rows
-        {
-            "entry": "CMS_T2_US_UCSD",
-            "type": "Grid",
-            "group": "main",
-            "FOM": "INF",
-            "idle_jobs_matched": 900,
-            "min_idle": 100,
-            "max_run": 400,
-            "ReqIdleGlideins": 100,
-            "ReqMaxGlideins": 400,
-            "limits_hit": "entry max_idle, group curb",
-            "why": "",
-        },
-        {
-            "entry": "AWS_us_east_1",
-            "type": "AWS",
-            "group": "main",
-            "FOM": 0.12,
-            "idle_jobs_matched": 10,
-            "min_idle": 0,
-            "max_run": 0,
-            "ReqIdleGlideins": 0,
-            "ReqMaxGlideins": 0,
-            "limits_hit": "Gated",
-            "why": "allow_aws_requests",
-        },
-    ]
-    r = entry_requests(rows)
-    assert r["entry_column"] == "entry" and r["request_columns"] == ["ReqIdleGlideins", "ReqMaxGlideins"]
-    assert r["limit_columns"] == ["limits_hit"]
-    first, second = r["entries"]
-    assert first["limits"] == ["entry max_idle", "group curb"] and "idle_jobs_matched=900" in first["why"]
-    assert second == {
-        "entry": "AWS_us_east_1",
-        "requests": {"ReqIdleGlideins": 0, "ReqMaxGlideins": 0},
-        "limits": ["Gated"],
-        "why": "allow_aws_requests",
+def test_ops_glideclient_record_rows_become_request_rows():
+    rec = {  # the shape of the HTC pilot channel's glideclient publisher rows
+        "entry": "CMS_T2_US_UCSD",
+        "type": "Grid",
+        "group": "main",
+        "FOM": "INF",
+        "idle_jobs_matched": 900,
+        "min_idle": 100,
+        "max_run": 400,
+        "ReqIdleGlideins": 100,
+        "ReqMaxGlideins": 400,
+        "limits_hit": "entry max_idle, group curb",
+        "why": "",
     }
-
-
-def test_ops_entry_requests_fallbacks():
-    assert entry_requests([])["entries"] == []
-    r = entry_requests(
-        [{"site": "A", "pilots": 3, "capped": True}, {"site": "B", "pilots": 1, "capped": False}]
+    row = request_row(rec)
+    assert row == RequestRow(
+        entry="CMS_T2_US_UCSD",
+        entry_type="Grid",
+        group="main",
+        idle_requested=100,
+        max_requested=400,
+        limits_hit=["entry max_idle", "group curb"],
+        detail={"FOM": "INF", "idle_jobs_matched": 900, "min_idle": 100, "max_run": 400},
     )
-    assert r["entry_column"] == "site" and r["request_columns"] == ["pilots"]
-    assert [e["limits"] for e in r["entries"]] == [["capped"], []]
-    r = entry_requests([{"value": 42}])  # not requests per entry: no request columns
-    assert r["entry_column"] == "value" and r["request_columns"] == []
+
+
+def test_ops_request_columns_are_named_not_guessed():
+    cols = RequestColumns(entry="cores", idle="requested_pilots", limits="limited_by", detail=["idle_jobs"])
+    rows = cols.rows(
+        [
+            {"cores": 1, "idle_jobs": 30, "requested_pilots": 20, "limited_by": "max_pilots_per_class"},
+            {"cores": 8, "idle_jobs": 0, "requested_pilots": 0, "limited_by": float("nan")},
+        ]
+    )
+    assert [(r.entry, r.idle_requested, r.limits_hit, r.max_requested) for r in rows] == [
+        ("1", 20, ["max_pilots_per_class"], None),
+        ("8", 0, [], None),
+    ]
+    assert rows[0].detail == {"idle_jobs": 30}
+    with pytest.raises(ValueError, match=r"request columns \['pilots'\] are not columns of the table"):
+        RequestColumns(entry="cores", idle="pilots").rows([{"cores": 1}])
+    assert split_limits("a; b, c") == ["a", "b", "c"] and split_limits(None) == []
+
+
+def test_ops_records_of_the_previous_layout_read_as_models():
+    old_cycle = {  # written by 0.x: plain dicts, fewer keys
+        "generation": 3,
+        "status": "HELD",
+        "execution_id": "arn:x",
+        "started_at": 10.0,
+        "stale": [{"source": "s", "product": None, "reason": "never acquired", "error": None}],
+        "acquisitions": [{"source": "s", "acquired": False, "generation": None, "error": "boom"}],
+        "hold": {"transform": "t", "reason": "implausible"},
+        "someday_key": 1,
+    }
+    c = CycleRecord.model_validate(old_cycle)
+    assert c.hold and c.hold.transform == "t" and c.stale[0].reason == "never acquired"
+    assert c.acquisitions[0].to_json() == {"source": "s", "acquired": False, "error": "boom"}
+    old_decision = {
+        "generation": 3,
+        "facts": {"f": True},
+        "rules": {"r": True},
+        "publishers": {"p": {"ok": True, "seconds": 0.1, "summary": "s", "requested": [{"x": 1}]}},
+    }
+    d = DecisionRecord.model_validate(old_decision)
+    assert d.publishers["p"].requested == [{"x": 1}] and d.publishers["p"].requests == []
+    assert DecisionRecord.model_validate(d.to_json()) == d

@@ -10,9 +10,10 @@ import pytest
 
 from hepde.errors import ProductNotFoundError
 from hepde.ops.logs import cycle_logs
-from hepde.ops.products import BadQueryError, apply_query, check_query, query_product, render, select
+from hepde.ops.products import BadQueryError, apply_query, check_query, query_product, select
 from hepde_tools.cli import support as clisupport
 from hepde_tools.cli.main import main
+from hepde_tools.cli.render import render
 
 
 def test_ops_products_print_table_is_the_original_de_client_format(deployment, capsys):

@@ -10,8 +10,9 @@ import pytest
 
 from hepde.runtime.channel import prepare
 from hepde_tools.cli.main import main
+from hepde_tools.cli.replay_report import html_report, plot_png
 from hepde_tools.local.embedded import EmbeddedAWS
-from hepde_tools.replay import ReplayError, decision_diff, html_report, load_recording, plot_png, replay
+from hepde_tools.replay import ReplayError, decision_diff, load_recording, replay
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSFORMS = "hepde.modules.example.transforms"
@@ -55,7 +56,14 @@ def channel(path: Path, jobs: str, slots: str, max_pilots: int) -> Path:
                 "publishers": {
                     "export": {
                         "module": "hepde.modules.generic.table_export",
-                        "parameters": {"product": "pilot_requests"},
+                        "parameters": {
+                            "product": "pilot_requests",
+                            "requests": {
+                                "entry": "cores",
+                                "idle": "requested_pilots",
+                                "limits": "limited_by",
+                            },
+                        },
                     }
                 },
             }
@@ -103,8 +111,8 @@ def test_ops_replay_diff_of_a_lower_cap(recording):
     assert diff["cycles_changed"] == 2 and [c["changed"] for c in diff["cycles"]] == [True, False, True]
     total = {(s["entry"], s["column"]): s for s in diff["summary"]}
     assert (
-        total[("1", "requested_pilots")]["total_before"],
-        total[("1", "requested_pilots")]["total_after"],
+        total[("1", "idle_requested")]["total_before"],
+        total[("1", "idle_requested")]["total_after"],
     ) == (20 + 3 + 20, 10 + 3 + 10)
     png = plot_png(diff)
     assert png.startswith(b"\x89PNG") and len(png) > 10_000

@@ -88,14 +88,29 @@ def test_ops_explain_shows_requests_per_entry_with_limits(deployment, capsys):
     with clisupport.use_context(deployment.ctx):
         assert main(["explain", "--channel", "example", "--cycle", "1", "--json"]) == 0
     e = json.loads(capsys.readouterr().out)
-    req = e["requests"]["pilot_requests_export"]
-    assert req["entry_column"] == "cores" and req["request_columns"] == ["requested_pilots"]
-    assert req["limit_columns"] == ["limited_by"]
-    assert [x["entry"] for x in req["entries"]] == [1, 4, 8]
+    rows = e["requests"]["pilot_requests_export"]  # typed RequestRows, from the columns the config names
+    assert [r["entry"] for r in rows] == ["1", "4", "8"]
+    assert set(rows[0]) == {
+        "entry",
+        "entry_type",
+        "group",
+        "idle_requested",
+        "max_requested",
+        "limits_hit",
+        "why",
+        "detail",
+    }
+    # the sample queue asks 14, 4 and 4 pilots; no class reaches max_pilots_per_class
+    assert [(r["idle_requested"], r["limits_hit"], r["max_requested"]) for r in rows] == [
+        (14, [], None),
+        (4, [], None),
+        (4, [], None),
+    ]
+    assert rows[0]["detail"]["idle_jobs"] == 15
     with clisupport.use_context(deployment.ctx):
         assert main(["explain", "--channel", "example"]) == 0
     text = capsys.readouterr().out
-    assert "requested_pilots  limits hit  why" in text
+    assert "entry  idle requested  limits hit" in text
 
 
 def test_ops_missing_credentials_is_a_clear_error(monkeypatch, capsys, tmp_path):

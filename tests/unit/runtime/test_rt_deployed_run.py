@@ -1,8 +1,9 @@
-"""``de run --deployed`` waits differently on Standard and Express state machines."""
+"""``de run --deployed`` goes through the one Step Functions adapter (``hepde.ops.aws.Executions``), which
+waits differently on Standard and Express state machines."""
 
 from __future__ import annotations
 
-from hepde_tools.cli.run_cmd import DeployedAWS
+from hepde.ops.aws import Executions
 
 
 class FakeSfn:
@@ -27,21 +28,26 @@ class FakeSfn:
         return {"executionArn": executionArn, "status": "SUCCEEDED"}
 
 
-def _cloud(kind: str) -> tuple[DeployedAWS, FakeSfn]:
-    cloud = DeployedAWS.__new__(DeployedAWS)
-    cloud.stack, cloud.sfn, cloud._types, cloud._sync, cloud._store = "s", FakeSfn(kind), {}, {}, None
-    return cloud, cloud.sfn
-
-
 def test_express_cycles_run_synchronously_without_describe_execution():
-    cloud, sfn = _cloud("EXPRESS")
-    arn = cloud.start("arn:sm", name="c1")
-    assert cloud.wait(arn)["status"] == "SUCCEEDED"
+    sfn = FakeSfn("EXPRESS")
+    executions = Executions(sfn, "s")
+    arn = executions.run("arn:sm", name="c1")
+    assert executions.wait(arn) == {
+        "execution_arn": "arn:express:c1",
+        "status": "SUCCEEDED",
+        "started_at": None,
+        "stopped_at": None,
+        "error": None,
+        "cause": None,
+    }
     assert "describe_execution" not in sfn.calls and "start_sync_execution" in sfn.calls
 
 
 def test_standard_cycles_are_started_and_polled():
-    cloud, sfn = _cloud("STANDARD")
-    arn = cloud.start("arn:sm", name="c1")
-    assert cloud.wait(arn)["status"] == "SUCCEEDED"
+    sfn = FakeSfn("STANDARD")
+    executions = Executions(sfn, "s")
+    arn = executions.run("arn:sm", name="c1")
+    assert executions.wait(arn)["status"] == "SUCCEEDED"
     assert sfn.calls == ["describe_state_machine", "start_execution", "describe_execution"]
+    executions.run("arn:sm", name="c2")
+    assert sfn.calls.count("describe_state_machine") == 1  # the type is asked once per state machine

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, store=None) -> int:  # noqa: ANN001
-    from hepde.runtime.explain import explain_text, explanation
+    from hepde.runtime.explain import explanation
+    from hepde_tools.cli.explain_view import explain_text
 
     if store is None:
         store = clisupport.context(args).store

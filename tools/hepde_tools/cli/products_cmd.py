@@ -65,7 +65,8 @@ def _channels(ctx, args) -> list[str]:  # noqa: ANN001
 
 
 def run_print(args: argparse.Namespace) -> int:
-    from hepde.ops.products import print_product, print_text
+    from hepde.ops.products import print_product
+    from hepde_tools.cli.render import print_text
 
     ctx = clisupport.context(args)
     results = print_product(
@@ -81,8 +82,9 @@ def run_print(args: argparse.Namespace) -> int:
 
 
 def run_query(args: argparse.Namespace) -> int:
-    from hepde.ops.products import query_product, render
+    from hepde.ops.products import query_product
     from hepde.ops.timeutil import parse_time
+    from hepde_tools.cli.render import render
 
     since = parse_time(args.since)
     until = parse_time(args.until) if args.until else None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
+
+from hepde.errors import DEError
+from hepde.ops.products import FORMATS
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
@@ -36,4 +40,43 @@ def frame_text(frame: pd.DataFrame, max_rows: int = 20) -> str:
     text = table(shown.values.tolist(), [str(c) for c in shown.columns])
     if len(frame) > max_rows:
         text += f"\n... {len(frame) - max_rows} more row(s)"
+    return text
+
+
+# -- rendering (the original de-client / de-query-tool formats) ------------------------------------
+def _tabulate(frame: Any, headers: Any, showindex: Any = "default") -> str:
+    try:
+        from tabulate import tabulate
+    except ImportError:  # pragma: no cover - the CLI extra brings tabulate
+        f = pd.DataFrame(frame)
+        return table(
+            f.values.tolist(), [str(c) for c in (headers if isinstance(headers, list) else f.columns)]
+        )
+    return tabulate(frame, headers=headers, tablefmt="psql", showindex=showindex)
+
+
+def render(frame: pd.DataFrame, fmt: str = "table") -> str:
+    """One frame as text: ``table`` (psql grid), ``vertical`` (one grid per row), ``column-names``,
+    ``json`` (pandas' column-oriented JSON, indented), ``csv``."""
+    if fmt == "table":
+        return _tabulate(frame, "keys") + "\n"
+    if fmt == "vertical":
+        return "".join(
+            f"Row {i}\n" + _tabulate(frame.T.iloc[:, [i]], (), showindex=True) + "\n"
+            for i in range(len(frame))
+        )
+    if fmt == "column-names":
+        return _tabulate([[c] for c in frame.columns], ["columns"], showindex=False) + "\n"
+    if fmt == "json":
+        return json.dumps(json.loads(frame.to_json()), indent=4) + "\n"
+    if fmt == "csv":
+        return frame.to_csv()
+    raise DEError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+
+
+def print_text(name: str, results: list[tuple[Any, pd.DataFrame]], fmt: str = "table") -> str:
+    """``Product foo:  Found in channel C`` followed by the rendered product, per channel (the original's text)."""
+    text = f"Product {name}: "
+    for found, frame in results:
+        text += f" Found in channel {found.channel}\n" + render(frame, fmt)
     return text

@@ -64,7 +64,8 @@ def _record_locally(old: str, cycles: int, progress: clisupport.Progress):  # no
 
 def run(args: argparse.Namespace) -> int:
     from hepde.ops.timeutil import parse_time
-    from hepde_tools.replay import decision_diff, diff_text, html_report, load_recording, plot_png, replay
+    from hepde_tools.cli.replay_report import diff_text, html_report, plot_png
+    from hepde_tools.replay import decision_diff, load_recording, replay
 
     since, until = parse_time(args.since), parse_time(args.until)
     if not Path(args.config).exists():

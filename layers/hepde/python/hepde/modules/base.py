@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hepde.errors import DEError
 from hepde.modules.context import ModuleContext
+from hepde.records import RequestRow
 
 
 class ModuleParameters(BaseModel):
@@ -46,7 +47,10 @@ class PublishResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     summary: str = ""
+    #: the publisher's own rows (what it sent or wrote), recorded and shown as they are
     requested: list[dict[str, Any]] = Field(default_factory=list)
+    #: its requests per entry (typed; ``de explain``, ``de replay`` and the API read these)
+    requests: list[RequestRow] = Field(default_factory=list)
 
 
 def _type_name(tp: Any) -> str:

@@ -7,6 +7,7 @@ CLI, the API and the SAM template agree without configuration.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -190,6 +191,9 @@ class Executions:
         self.stack = stack
         self.known = machines
         self._machines: dict[str, str] | None = None
+        self._types: dict[str, str] = {}
+        #: results of Express executions run synchronously, until :meth:`wait` hands them out
+        self._sync: dict[str, dict[str, Any]] = {}
 
     def machines(self) -> dict[str, str]:
         """Deployed channels: channel name -> state machine ARN."""
@@ -232,6 +236,52 @@ class Executions:
             "name": name,
             "started_at": _epoch(out.get("startDate")),
         }
+
+    def machine_type(self, arn: str) -> str:
+        """``STANDARD`` or ``EXPRESS`` (cached per state machine)."""
+        if arn not in self._types:
+            with guard(f"describing state machine {arn}"):
+                self._types[arn] = self.sfn.describe_state_machine(stateMachineArn=arn).get(
+                    "type", "STANDARD"
+                )
+        return self._types[arn]
+
+    def run(self, arn: str, input_: dict[str, Any] | None = None, name: str | None = None) -> str:
+        """Start an execution of state machine ``arn``; return its ARN for :meth:`wait`.
+
+        Express state machines (the default deploy, ADR 8) have no DescribeExecution in AWS: they are run
+        with StartSyncExecution and their result kept for :meth:`wait`."""
+        name = name or f"cycle-{uuid.uuid4().hex[:12]}"
+        body = json.dumps(input_ or {})
+        express = self.machine_type(arn) == "EXPRESS"
+        with guard(f"starting an execution of {arn}"):
+            if express:
+                result = self.sfn.start_sync_execution(stateMachineArn=arn, name=name, input=body)
+                self._sync[result["executionArn"]] = result
+            else:
+                result = self.sfn.start_execution(stateMachineArn=arn, name=name, input=body)
+        return str(result["executionArn"])
+
+    def wait(self, execution_arn: str, timeout: float = 900.0, poll: float = 1.0) -> dict[str, Any]:
+        """The finished execution, as :meth:`describe` gives it; still running after ``timeout`` → TimeoutError."""
+        if execution_arn in self._sync:
+            d = self._sync.pop(execution_arn)
+            return {
+                "execution_arn": execution_arn,
+                "status": d["status"],
+                "started_at": _epoch(d.get("startDate")),
+                "stopped_at": _epoch(d.get("stopDate")),
+                "error": d.get("error"),
+                "cause": d.get("cause"),
+            }
+        deadline = time.time() + timeout
+        while True:
+            desc = self.describe(execution_arn)
+            if desc["status"] != "RUNNING":
+                return desc
+            if time.time() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still RUNNING after {timeout} s")
+            time.sleep(poll)
 
     def describe(self, execution_arn: str) -> dict[str, Any]:
         with guard(f"describing execution {execution_arn}"):

@@ -69,7 +69,7 @@ def wait(
     import time
 
     from hepde.ops.aws import AWSAccessError
-    from hepde.ops.history import cycle_records
+    from hepde.records import cycle_records
 
     name = execution_arn.rsplit(":", 1)[-1]
     describable = True
@@ -79,7 +79,7 @@ def wait(
             (
                 r
                 for r in cycle_records(ctx.store, channel, 5)
-                if str(r.get("execution_id") or "").endswith(f":{name}")
+                if str(r.execution_id or "").endswith(f":{name}")
             ),
             None,
         )
@@ -90,20 +90,20 @@ def wait(
             except AWSAccessError:  # an Express state machine: executions cannot be described
                 describable = False
         execution_status = desc.get("status")
-        error = (record or {}).get("error") or {}
-        if record is not None and record.get("status") in FINAL:
+        error = record.error if record is not None else None
+        if record is not None and record.status in FINAL:
             return {
-                "status": record["status"],
+                "status": record.status,
                 "execution_status": execution_status,
-                "cycle": int(record["generation"]),
-                "error": error.get("error") or desc.get("error"),
-                "cause": error.get("cause") or desc.get("cause"),
+                "cycle": record.generation,
+                "error": (error.error if error else None) or desc.get("error"),
+                "cause": (error.cause if error else None) or desc.get("cause"),
             }
         if execution_status not in (None, "RUNNING") and (record is None or execution_status != "SUCCEEDED"):
             return {
                 "status": execution_status,
                 "execution_status": execution_status,
-                "cycle": int(record["generation"]) if record else None,
+                "cycle": record.generation if record else None,
                 "error": desc.get("error"),
                 "cause": desc.get("cause"),
             }
@@ -112,7 +112,7 @@ def wait(
             return {
                 "status": "TIMEOUT",
                 "execution_status": execution_status,
-                "cycle": int(record["generation"]) if record else None,
+                "cycle": record.generation if record else None,
                 "error": None,
                 "cause": f"not finished after {timeout:g} s",
             }

@@ -4,57 +4,49 @@ from __future__ import annotations
 
 from typing import Any
 
-from hepde.datablock.api import DataBlockStore, channel_namespace
+from hepde.datablock.api import DataBlockStore
 from hepde.errors import ChannelNotFoundError
-from hepde.runtime.stages import CYCLE, DECISION, gen_id
+from hepde.records import CycleRecord, DecisionRecord, cycle_records, read_decision
 
-
-def cycle_records(store: DataBlockStore, channel: str, limit: int | None = 20) -> list[dict[str, Any]]:
-    """Cycle records, newest first."""
-    return [
-        r for _, r in store.query_records(channel_namespace(channel), CYCLE, newest_first=True, limit=limit)
-    ]
-
+__all__ = ["cycle_records", "history", "summarize", "trigger_of"]
 
 #: execution-name prefixes of the tools that start cycles (the state machine does not pass a trigger on)
 NAME_TRIGGERS = {"run-now-": "run-now", "cycle-": "de run", "replay-": "replay"}
 
 
-def trigger_of(record: dict[str, Any]) -> str | None:
+def trigger_of(record: CycleRecord) -> str | None:
     """What started a cycle: from its execution's name (``run-now-...`` = ``de channel run-now``,
     ``cycle-...`` = ``de run``), else the cycle record's ``trigger`` (``schedule`` by default)."""
-    name = str(record.get("execution_id") or "").rsplit(":", 1)[-1]
+    name = str(record.execution_id or "").rsplit(":", 1)[-1]
     for prefix, trigger in NAME_TRIGGERS.items():
         if name.startswith(prefix):
             return trigger
-    return record.get("trigger")
+    return record.trigger
 
 
-def summarize(record: dict[str, Any], decision: dict[str, Any] | None = None) -> dict[str, Any]:
+def summarize(record: CycleRecord, decision: DecisionRecord | None = None) -> dict[str, Any]:
     """One cycle as an operator reads it: number, times, trigger, result and why."""
-    error = record.get("error") or None
-    stale = record.get("stale") or []
+    error = record.error
+    stale = [s.to_json() for s in record.stale]
     detail = ""
     if error:
-        detail = f"{error.get('error')}: {error.get('cause')}"
-    elif stale:
-        detail = "held: " + "; ".join(
-            f"{s.get('source')}/{s.get('product') or '*'} {s.get('reason')}" for s in stale
-        )
+        detail = f"{error.error}: {error.cause}"
+    elif record.stale:
+        detail = "held: " + "; ".join(f"{s.source}/{s.product or '*'} {s.reason}" for s in record.stale)
     out = {
-        "cycle": int(record.get("generation", 0)),
-        "status": record.get("status", "UNKNOWN"),
+        "cycle": record.generation,
+        "status": record.status,
         "trigger": trigger_of(record),
-        "started_at": record.get("started_at"),
-        "finished_at": record.get("finished_at"),
-        "duration": record.get("duration"),
-        "execution_id": record.get("execution_id"),
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "duration": record.duration,
+        "execution_id": record.execution_id,
         "stale": stale,
-        "error": error,
+        "error": error.to_json() if error else None,
         "detail": detail,
     }
     if decision is not None:
-        out["selected_publishers"] = decision.get("selected_publishers", [])
+        out["selected_publishers"] = decision.selected_publishers
     return out
 
 
@@ -65,9 +57,8 @@ def history(
     records = cycle_records(store, channel, limit)
     if not records:
         raise ChannelNotFoundError(f"channel '{channel}' has no recorded cycle in this DataBlock")
-    ns = channel_namespace(channel)
     cycles = []
     for r in records:
-        decision = store.get_record(ns, DECISION, gen_id(int(r["generation"]))) if with_decisions else None
-        cycles.append(summarize(r, decision if with_decisions else None))
+        decision = read_decision(store, channel, r.generation) if with_decisions else None
+        cycles.append(summarize(r, decision))
     return {"channel": channel, "cycles": cycles}

@@ -17,24 +17,22 @@ import json
 import time
 from typing import Any
 
-from hepde.datablock.api import channel_namespace
 from hepde.errors import ChannelNotFoundError, DEError
 from hepde.ops.context import OpsContext
-from hepde.ops.history import cycle_records
+from hepde.records import CycleRecord, cycle_records, read_cycle
 from hepde.runtime.explain import CycleNotFoundError
-from hepde.runtime.stages import CYCLE, gen_id
 
 #: look this far around a cycle's start/finish for its lines (clock skew, log delivery)
 MARGIN = 120.0
 
 
-def _cycle(ctx: OpsContext, channel: str, cycle: int | None) -> dict[str, Any]:
+def _cycle(ctx: OpsContext, channel: str, cycle: int | None) -> CycleRecord:
     if cycle is None:
         records = cycle_records(ctx.store, channel, 1)
         if not records:
             raise ChannelNotFoundError(f"channel '{channel}' has no recorded cycle in this DataBlock")
         return records[0]
-    record = ctx.store.get_record(channel_namespace(channel), CYCLE, gen_id(cycle))
+    record = read_cycle(ctx.store, channel, cycle)
     if record is None:
         raise CycleNotFoundError(f"channel '{channel}' has no cycle {cycle}")
     return record
@@ -65,12 +63,12 @@ def cycle_logs(
 ) -> dict[str, Any]:
     """``{"channel", "cycle", "execution_id", "events": [{"time", "group", "level", "message", "fields"}]}``."""
     record = _cycle(ctx, channel, cycle)
-    execution_id = record.get("execution_id")
+    execution_id = record.execution_id
     if not execution_id:
-        raise DEError(f"cycle {record.get('generation')} of channel '{channel}' has no execution id")
+        raise DEError(f"cycle {record.generation} of channel '{channel}' has no execution id")
     now = time.time() if now is None else now
-    start = float(record.get("started_at") or now) - MARGIN
-    end = float(record.get("finished_at") or now) + MARGIN
+    start = (record.started_at or now) - MARGIN
+    end = (record.finished_at or now) + MARGIN
     pattern = f'{{ ($.correlation_id = "{execution_id}") || ($.execution_arn = "{execution_id}") }}'
     window = (int(start * 1000), int(end * 1000))
     found: dict[str, tuple[str, dict[str, Any], dict[str, Any] | None]] = {}
@@ -111,9 +109,9 @@ def cycle_logs(
     events.sort(key=lambda e: (e["time"], e["group"]))
     return {
         "channel": channel,
-        "cycle": int(record.get("generation", 0)),
+        "cycle": record.generation,
         "execution_id": execution_id,
-        "status": record.get("status"),
+        "status": record.status,
         "events": events[:limit],
     }
 

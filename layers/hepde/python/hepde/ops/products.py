@@ -22,7 +22,7 @@ import pandas as pd
 
 from hepde.datablock.api import DataBlockStore, ProductRef
 from hepde.errors import DEError, ProductNotFoundError
-from hepde.ops.history import cycle_records
+from hepde.records import CycleRecord, cycle_records
 from hepde.runtime.records import cycle_report
 
 FORMATS = ("table", "vertical", "column-names", "json", "csv")
@@ -122,8 +122,8 @@ def select(
     return frame
 
 
-def _completed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("status") not in ("RUNNING", "HOLDING")]
+def _completed(records: list[CycleRecord]) -> list[CycleRecord]:
+    return [r for r in records if r.status not in ("RUNNING", "HOLDING")]
 
 
 def latest(store: DataBlockStore, channels: list[str], name: str) -> list[Found]:
@@ -131,7 +131,7 @@ def latest(store: DataBlockStore, channels: list[str], name: str) -> list[Found]
     found = []
     for channel in channels:
         for record in _completed(cycle_records(store, channel, LOOKBACK)):
-            report = cycle_report(store, channel, int(record["generation"]))
+            report = cycle_report(store, channel, record.generation)
             ref = report.products.get(name)
             if ref is not None:
                 found.append(Found(channel, report.generation, ref, store.get_product(ref)))
@@ -178,11 +178,11 @@ def query_product(
     plan: list[tuple[str, int]] = []
     for channel in channels:
         for record in _completed(cycle_records(store, channel, max_cycles)):
-            started = float(record.get("started_at") or 0)
+            started = record.started_at or 0.0
             if started < since:
                 break
             if until is None or started <= until:
-                plan.append((channel, int(record["generation"])))
+                plan.append((channel, record.generation))
     plan.sort()
     frames = []
     cache: dict[ProductRef, Any] = {}
@@ -220,47 +220,6 @@ def query_product(
     return result.reset_index(drop=True)
 
 
-# -- rendering (the original de-client / de-query-tool formats) ------------------------------------
-def _tabulate(frame: Any, headers: Any, showindex: Any = "default") -> str:
-    try:
-        from tabulate import tabulate
-    except ImportError:  # pragma: no cover - the CLI extra brings tabulate
-        from hepde_tools.cli.render import table
-
-        f = pd.DataFrame(frame)
-        return table(
-            f.values.tolist(), [str(c) for c in (headers if isinstance(headers, list) else f.columns)]
-        )
-    return tabulate(frame, headers=headers, tablefmt="psql", showindex=showindex)
-
-
-def render(frame: pd.DataFrame, fmt: str = "table") -> str:
-    """One frame as text: ``table`` (psql grid), ``vertical`` (one grid per row), ``column-names``,
-    ``json`` (pandas' column-oriented JSON, indented), ``csv``."""
-    if fmt == "table":
-        return _tabulate(frame, "keys") + "\n"
-    if fmt == "vertical":
-        return "".join(
-            f"Row {i}\n" + _tabulate(frame.T.iloc[:, [i]], (), showindex=True) + "\n"
-            for i in range(len(frame))
-        )
-    if fmt == "column-names":
-        return _tabulate([[c] for c in frame.columns], ["columns"], showindex=False) + "\n"
-    if fmt == "json":
-        return json.dumps(json.loads(frame.to_json()), indent=4) + "\n"
-    if fmt == "csv":
-        return frame.to_csv()
-    raise DEError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-
-
-def print_text(name: str, results: list[tuple[Found, pd.DataFrame]], fmt: str = "table") -> str:
-    """``Product foo:  Found in channel C`` followed by the rendered product, per channel (the original's text)."""
-    text = f"Product {name}: "
-    for found, frame in results:
-        text += f" Found in channel {found.channel}\n" + render(frame, fmt)
-    return text
-
-
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-able rows (NaN → null, numpy scalars → Python)."""
     return json.loads(frame.to_json(orient="records", date_format="iso"))
@@ -274,7 +233,7 @@ def list_products(store: DataBlockStore, channels: list[str]) -> list[dict[str, 
         if not done:
             out.append({"channel": channel, "cycle": None, "products": []})
             continue
-        report = cycle_report(store, channel, int(done[0]["generation"]))
+        report = cycle_report(store, channel, done[0].generation)
         out.append(
             {
                 "channel": channel,

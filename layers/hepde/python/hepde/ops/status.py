@@ -11,7 +11,8 @@ from hepde.naming import safe
 from hepde.ops.context import OpsContext
 from hepde.ops.history import cycle_records, summarize, trigger_of
 from hepde.ops.schedule import next_run
-from hepde.runtime.stages import SOURCE_STATUS, cycle_lease
+from hepde.records import read_source_status
+from hepde.runtime.stages import cycle_lease
 
 #: how many recent cycles "stale holds" counts over
 RECENT = 20
@@ -27,14 +28,10 @@ def channel_status(ctx: OpsContext, channel: str, now: float | None = None) -> d
     schedule = ctx.schedules.channel(channel)
     records = cycle_records(ctx.store, channel, RECENT)
     last = summarize(records[0]) if records else None
-    last_done = next((summarize(r) for r in records if r.get("status") not in ("RUNNING", "HOLDING")), None)
-    held = [r for r in records if r.get("status") == "HELD"]
+    last_done = next((summarize(r) for r in records if r.status not in ("RUNNING", "HOLDING")), None)
+    held = [r for r in records if r.status == "HELD"]
     last_scheduled = next(
-        (
-            float(r["started_at"])
-            for r in records
-            if trigger_of(r) == "schedule" and r.get("started_at") is not None
-        ),
+        (r.started_at for r in records if trigger_of(r) == "schedule" and r.started_at is not None),
         None,
     )
     lease = ctx.store.get_lease(cycle_lease(channel))
@@ -55,8 +52,8 @@ def channel_status(ctx: OpsContext, channel: str, now: float | None = None) -> d
         "stale_holds": {
             "recent_cycles": len(records),
             "held": len(held),
-            "last_held_cycle": int(held[0]["generation"]) if held else None,
-            "stale": held[0].get("stale", []) if held else [],
+            "last_held_cycle": held[0].generation if held else None,
+            "stale": [s.to_json() for s in held[0].stale] if held else [],
             "holding_now": bool(last_done and last_done["status"] == "HELD"),
         },
     }
@@ -68,9 +65,9 @@ def source_keys(ctx: OpsContext, channels: list[str]) -> list[str]:
     by_safe = {}
     for ch in channels:
         for r in cycle_records(ctx.store, ch, 1):
-            for a in r.get("acquisitions") or []:
-                if a.get("source"):
-                    by_safe[safe(a["source"])] = a["source"]
+            for a in r.acquisitions:
+                if a.source:
+                    by_safe[safe(a.source)] = a.source
     keys = {by_safe.get(k, k) for k in keys} | set(by_safe.values())
     return sorted(keys)
 
@@ -79,7 +76,7 @@ def source_status(ctx: OpsContext, key: str, now: float | None = None) -> dict[s
     now = time.time() if now is None else now
     ns = source_namespace(key)
     latest = ctx.store.latest_generation(ns)
-    last = ctx.store.get_record(ns, SOURCE_STATUS, "last")
+    last = read_source_status(ctx.store, key)
     schedule = ctx.schedules.source(key)
     products: list[dict[str, Any]] = []
     fresh = None
@@ -114,7 +111,7 @@ def source_status(ctx: OpsContext, key: str, now: float | None = None) -> dict[s
             if fresh
             else f"stale: expired {now - float(expires_at or now):.0f} s ago"
         ),
-        "last_attempt": last,
+        "last_attempt": last.to_json() if last else None,
         "schedule": schedule.to_json() if schedule else None,
         "products": products,
     }

@@ -55,20 +55,33 @@ from hepde.modules.base import (
     check_declared_types,
 )
 from hepde.modules.registry import resolve
+from hepde.records import (
+    CYCLE,
+    DECISION,
+    SOURCE_STATUS,
+    Acquisition,
+    CycleError,
+    CycleRecord,
+    DecisionRecord,
+    Hold,
+    PublisherOutcome,
+    SourceStatus,
+    StaleInput,
+    gen_id,
+    read_cycle,
+    read_decision,
+    write_cycle,
+    write_decision,
+    write_source_status,
+)
 from hepde.runtime.context import module_context, previous_product
 
-__all__ = ["previous_product"]  # re-exported: the one implementation is hepde.runtime.context
+# re-exported for callers of the stages (the implementations live in hepde.records / hepde.runtime.context)
+__all__ = ["CYCLE", "DECISION", "SOURCE_STATUS", "gen_id", "previous_product"]
 
-CYCLE = "cycle"  # record kind: one per generation, the cycle's status and snapshot
-DECISION = "decision"  # record kind: the decision record of one generation
-SOURCE_STATUS = "status"  # record kind in a source namespace: last acquisition attempt
 #: header lifetime of products a cycle derives (transforms, logic engine): they describe that cycle and
 #: are never inputs to a later one, so they do not go stale; history retention is the table's TTL
 DERIVED_LIFETIME = 10 * 365 * 86400.0
-
-
-def gen_id(generation: int) -> str:
-    return f"{generation:012d}"
 
 
 def cycle_lease(channel: str) -> str:
@@ -147,20 +160,19 @@ def _failure(exc: BaseException, what: str) -> str:
     return f"{what} raised {type(exc).__name__}: {exc}"
 
 
-def _update_cycle(store: DataBlockStore, channel: str, generation: int, **fields: Any) -> dict[str, Any]:
-    ns = channel_namespace(channel)
-    record = store.get_record(ns, CYCLE, gen_id(generation)) or {"generation": generation}
-    record.update(fields)
-    store.put_record(ns, CYCLE, gen_id(generation), record)
+def _update_cycle(store: DataBlockStore, channel: str, generation: int, **fields: Any) -> CycleRecord:
+    record = read_cycle(store, channel, generation) or CycleRecord(generation=generation)
+    record = CycleRecord.model_validate({**record.model_dump(), **fields})
+    write_cycle(store, channel, record)
     return record
 
 
 def _cycle_view(store: DataBlockStore, channel: str, generation: int) -> DataBlockView:
     """The DataBlock a stage of cycle ``generation`` sees: pinned source products + this generation's."""
-    record = store.get_record(channel_namespace(channel), CYCLE, gen_id(generation))
+    record = read_cycle(store, channel, generation)
     if record is None:
         raise ProductNotFoundError(f"channel '{channel}' has no cycle {generation}")
-    refs = {name: ProductRef.from_json(ref) for name, ref in (record.get("snapshot") or {}).items()}
+    refs = {name: ProductRef.from_json(ref) for name, ref in record.snapshot.items()}
     ns = channel_namespace(channel)
     for info in store.list_generation(ns, generation):
         refs[info.ref.name] = info.ref
@@ -179,17 +191,16 @@ def begin_cycle(store: DataBlockStore, req: BeginRequest, now: float | None = No
             "cycles of one channel never interleave"
         )
     generation = store.next_generation(channel_namespace(req.channel))
-    store.put_record(
-        channel_namespace(req.channel),
-        CYCLE,
-        gen_id(generation),
-        {
-            "generation": generation,
-            "status": "RUNNING",
-            "execution_id": req.execution_id,
-            "trigger": req.trigger,
-            "started_at": now,
-        },
+    write_cycle(
+        store,
+        req.channel,
+        CycleRecord(
+            generation=generation,
+            status="RUNNING",
+            execution_id=req.execution_id,
+            trigger=req.trigger,
+            started_at=now,
+        ),
     )
     return {"generation": generation, "started_at": now}
 
@@ -229,11 +240,10 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
             products = _declared_products(module, module.acquire(), "acquire", SourceFailedError)
         except Exception as exc:
             message = _failure(exc, f"source '{entry.key}' ({entry.module})")
-            store.put_record(
-                ns,
-                SOURCE_STATUS,
-                "last",
-                {"ok": False, "at": now, "error": message, "error_type": type(exc).__name__},
+            write_source_status(
+                store,
+                entry.key,
+                SourceStatus(ok=False, at=now, error=message, error_type=type(exc).__name__),
             )
             if req.mode == "force":
                 raise SourceFailedError(message) from exc
@@ -243,7 +253,7 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
         store.put_products(
             ns, generation, products, header, Metadata(generation_id=generation, generation_time=now)
         )
-        store.put_record(ns, SOURCE_STATUS, "last", {"ok": True, "at": now, "generation": generation})
+        write_source_status(store, entry.key, SourceStatus(ok=True, at=now, generation=generation))
         return {"source": entry.key, "acquired": True, "generation": generation, "products": sorted(products)}
     finally:
         store.release_lease(lease, owner)
@@ -258,7 +268,7 @@ def snapshot(store: DataBlockStore, req: SnapshotRequest, now: float | None = No
     """Pin the latest version of every source product; hold if any is expired or missing."""
     now = time.time() if now is None else now
     pins: dict[str, list[Any]] = {}
-    stale: list[dict[str, Any]] = []
+    stale: list[StaleInput] = []
     errors = {
         a.get("source"): a.get("error") for a in req.acquisitions if isinstance(a, dict) and a.get("error")
     }
@@ -267,26 +277,19 @@ def snapshot(store: DataBlockStore, req: SnapshotRequest, now: float | None = No
         ns = source_namespace(entry.key)
         latest = store.latest_generation(ns)
         if latest is None:
-            stale.append(
-                {
-                    "source": entry.key,
-                    "product": None,
-                    "reason": "never acquired",
-                    "error": errors.get(entry.key),
-                }
-            )
+            stale.append(StaleInput(source=entry.key, reason="never acquired", error=errors.get(entry.key)))
             continue
         for info in store.list_generation(ns, latest):
             if info.header.is_expired(now):
                 stale.append(
-                    {
-                        "source": entry.key,
-                        "product": info.ref.name,
-                        "generation": latest,
-                        "expired_at": info.header.expiration_time,
-                        "reason": f"expired {now - info.header.expiration_time:.0f} s ago",
-                        "error": errors.get(entry.key),
-                    }
+                    StaleInput(
+                        source=entry.key,
+                        product=info.ref.name,
+                        generation=latest,
+                        expired_at=info.header.expiration_time,
+                        reason=f"expired {now - info.header.expiration_time:.0f} s ago",
+                        error=errors.get(entry.key),
+                    )
                 )
             pins[info.ref.name] = info.ref.to_json()
     hold = bool(stale)
@@ -296,11 +299,11 @@ def snapshot(store: DataBlockStore, req: SnapshotRequest, now: float | None = No
         req.generation,
         snapshot=pins,
         stale=stale,
-        acquisitions=[a for a in req.acquisitions if isinstance(a, dict)],
-        source_errors={k: v for k, v in errors.items() if k},
+        acquisitions=[Acquisition.model_validate(a) for a in req.acquisitions if isinstance(a, dict)],
+        source_errors={k: str(v) for k, v in errors.items() if k},
         status="HOLDING" if hold else "RUNNING",
     )
-    return {"hold": hold, "stale": stale}
+    return {"hold": hold, "stale": [s.to_json() for s in stale]}
 
 
 def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
@@ -319,7 +322,7 @@ def run_transform(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
             req.channel,
             req.generation,
             status="HOLDING",
-            hold={"transform": entry.key, "reason": str(exc)},
+            hold=Hold(transform=entry.key, reason=str(exc)),
         )
         raise HoldCycleError(f"transform '{entry.key}' held the cycle: {exc}") from exc
     except Exception as exc:
@@ -373,17 +376,16 @@ def decide(store: DataBlockStore, req: DecideRequest) -> dict[str, Any]:
         header,
         meta,
     )
-    record = {
-        "generation": req.generation,
-        "logicengine": key,
-        "facts": {k: _jsonable(v) for k, v in evaluation.fact_values.items()},
-        "rules": {k: _jsonable(v) for k, v in evaluation.rule_results.items()},
-        "new_facts": {r: {f: _jsonable(v) for f, v in fs.items()} for r, fs in evaluation.new_facts.items()},
-        "actions": {k: list(v) for k, v in evaluation.actions.items()},
-        "selected_publishers": selected,
-        "publishers": {},
-    }
-    store.put_record(channel_namespace(req.channel), DECISION, gen_id(req.generation), record)
+    record = DecisionRecord(
+        generation=req.generation,
+        logicengine=key,
+        facts={k: _jsonable(v) for k, v in evaluation.fact_values.items()},
+        rules={k: _jsonable(v) for k, v in evaluation.rule_results.items()},
+        new_facts={r: {f: _jsonable(v) for f, v in fs.items()} for r, fs in evaluation.new_facts.items()},
+        actions={k: list(v) for k, v in evaluation.actions.items()},
+        selected_publishers=selected,
+    )
+    write_decision(store, req.channel, record)
     return {
         "selected": selected,
         # keyed by position: publisher keys need not be valid JSONPath member names
@@ -407,35 +409,37 @@ def run_publisher(store: DataBlockStore, req: StageRequest) -> dict[str, Any]:
         result = PublishResult(summary="published")
     elif result is False:  # the original's "disable me" return value
         result = PublishResult(summary="publisher returned False (reported itself unable to publish)")
-    outcome = {"ok": True, "seconds": round(time.time() - started, 4), **result.model_dump(mode="json")}
-    ns = channel_namespace(req.channel)
-    record = store.get_record(ns, DECISION, gen_id(req.generation)) or {"publishers": {}}
-    record.setdefault("publishers", {})[entry.key] = outcome
-    store.put_record(ns, DECISION, gen_id(req.generation), record)
-    return {"publisher": entry.key, "summary": outcome["summary"]}
+    outcome = PublisherOutcome(
+        ok=True,
+        seconds=round(time.time() - started, 4),
+        summary=result.summary,
+        requested=result.model_dump(mode="json")["requested"],
+        requests=result.requests,
+    )
+    record = read_decision(store, req.channel, req.generation) or DecisionRecord(generation=req.generation)
+    record.publishers[entry.key] = outcome
+    write_decision(store, req.channel, record)
+    return {"publisher": entry.key, "summary": outcome.summary}
 
 
 def finish_cycle(store: DataBlockStore, req: FinishRequest, now: float | None = None) -> dict[str, Any]:
     """Close the cycle record and release the lease (only if this execution holds it)."""
     now = time.time() if now is None else now
-    ns = channel_namespace(req.channel)
-    record = store.get_record(ns, CYCLE, gen_id(req.generation)) or {"generation": req.generation}
+    record = read_cycle(store, req.channel, req.generation) or CycleRecord(generation=req.generation)
     error = None
     if req.error:
-        error = {"error": req.error.get("Error"), "cause": _cause_message(req.error.get("Cause"))}
-    record.update(
-        status=req.status,
-        finished_at=now,
-        duration=round(now - float(record.get("started_at", now)), 4),
-        error=error,
-    )
-    store.put_record(ns, CYCLE, gen_id(req.generation), record)
+        error = CycleError(error=req.error.get("Error"), cause=_cause_message(req.error.get("Cause")))
+    record.status = req.status
+    record.finished_at = now
+    record.duration = round(now - (record.started_at if record.started_at is not None else now), 4)
+    record.error = error
+    write_cycle(store, req.channel, record)
     store.release_lease(cycle_lease(req.channel), req.execution_id)
     return {
         "generation": req.generation,
         "status": req.status,
-        "duration": record["duration"],
-        "error": error,
+        "duration": record.duration,
+        "error": error.to_json() if error else None,
     }
 
 

@@ -48,6 +48,7 @@ from hepde.actions import KEY_ATTR, NO_EFFECT, NODES_ATTR, ROUTE_ATTR, TARGET_AT
 from hepde.modules.base import ModuleParameters, Transform
 from hepde.modules.direct.routing import Route, route_jobs
 from hepde.modules.direct.targets import BatchTarget, CETarget, Target
+from hepde.records import RequestRow, split_limits
 
 IDLE, RUNNING, HELD = 1, 2, 5
 UNROUTED = "(unrouted)"
@@ -569,4 +570,31 @@ def _absorb(jobs_desc: list[int], capacity: int, per_pilot: int) -> list[int]:
             capacity -= cores
         else:
             out.append(cores)
+    return out
+
+
+def request_rows(submissions: pd.DataFrame) -> list[RequestRow]:
+    """The typed requests of a ``pilot_submissions`` table: one per route and target (submitting or not),
+    with the limit that bound it; ``de explain`` and ``de replay`` read these."""
+    out = []
+    for rec in submissions.to_dict(orient="records"):
+        limits = split_limits(rec.get("limited_by"))
+        out.append(
+            RequestRow(
+                entry=f"{rec['route']}/{rec['target']}",
+                entry_type=str(rec.get("kind") or ""),
+                idle_requested=int(rec.get("pilots") or 0),
+                limits_hit=limits,
+                why=(
+                    f"{int(rec.get('idle_jobs') or 0)} idle job(s), {int(rec.get('pending_pilots') or 0)} "
+                    "pilot(s) pending"
+                ),
+                detail={
+                    "nodes": int(rec.get("nodes") or 1),
+                    "node_hours": float(rec.get("node_hours") or 0.0),
+                    "idle_jobs": int(rec.get("idle_jobs") or 0),
+                    "pending_pilots": int(rec.get("pending_pilots") or 0),
+                },
+            )
+        )
     return out

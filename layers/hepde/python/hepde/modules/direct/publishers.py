@@ -29,6 +29,7 @@ from pydantic import Field
 from hepde.actions import SENT_RECORD, SubmitPilots, idempotency_key, record_ident
 from hepde.modules.base import ModuleParameters, Publisher, PublishResult
 from hepde.modules.context import ActionQueue
+from hepde.modules.direct.planner import request_rows
 
 
 class BridgeSubmitPublisher(Publisher):
@@ -96,7 +97,9 @@ class BridgeSubmitPublisher(Publisher):
         now = self.context.now
         actions = self.actions(frame, now)
         if not actions:
-            return PublishResult(summary="no pilots to submit: nothing sent to the bridge")
+            return PublishResult(
+                summary="no pilots to submit: nothing sent to the bridge", requests=request_rows(frame)
+            )
         queue = self.queue()
         records = self.context.records
 
@@ -146,4 +149,5 @@ class BridgeSubmitPublisher(Publisher):
             requested=[
                 {**r, "key": a.key} for r, a in zip(rows.to_dict(orient="records"), actions, strict=False)
             ],
+            requests=request_rows(frame),
         )

@@ -6,6 +6,7 @@ import pandas as pd
 
 from hepde.modules.base import ModuleParameters, Publisher, PublishResult
 from hepde.modules.tables import write_table
+from hepde.records import RequestColumns
 
 
 class TableExport(Publisher):
@@ -22,6 +23,9 @@ class TableExport(Publisher):
         location: str = "s3://{bucket}/exports/{channel}/{product}/{generation:012d}.csv"
         #: include at most this many rows in the decision record
         record_rows: int = 50
+        #: the product is a request table: which columns hold the entry, the request, the limits ...
+        #: (its rows are then the decision record's typed requests per entry; see hepde.records)
+        requests: RequestColumns | None = None
 
     def __init__(self, parameters=None, *, channel_name: str = "") -> None:
         super().__init__(parameters, channel_name=channel_name)
@@ -31,7 +35,10 @@ class TableExport(Publisher):
         frame = data_block[self.params.product]
         location = self.context.location(self.params.location, product=self.params.product)
         write_table(location, frame)
+        head = frame.head(self.params.record_rows).to_dict(orient="records")
+        columns = self.params.requests
         return PublishResult(
             summary=f"wrote {len(frame)} row(s) of {self.params.product} to {location}",
-            requested=frame.head(self.params.record_rows).to_dict(orient="records"),
+            requested=head,
+            requests=columns.rows(head, f"product '{self.params.product}'") if columns else [],
         )

@@ -24,6 +24,7 @@ from hepde.modules.glideinwms.entries import is_true
 from hepde.modules.glideinwms.expressions import query_mask
 from hepde.modules.glideinwms.fom import INFINITY
 from hepde.modules.glideinwms.frontend import DecisionEngineKnobs, GroupSettings
+from hepde.records import RequestRow, split_limits
 
 JOB_TYPES = ("IdleAll", "Idle", "OldIdle", "Idle_3600", "VomsIdle", "ProxyIdle", "Running")
 SLOT_STATS = ("Total", "Idle", "Running", "Failed", "TotalCores", "IdleCores", "RunningCores")
@@ -699,3 +700,20 @@ def apply_group_cycle_cap(table: pd.DataFrame, caps: dict[str, int | None]) -> p
                 table.at[idx, "Limits"] = (lim + ", " if lim else "") + "GroupCycleCap"
             left -= give
     return table
+
+
+# -- the typed request rows (de explain, de replay, the API) ------------------------------------------------
+def request_row(rec: dict[str, Any]) -> RequestRow:
+    """One published ``glideclient`` request (a row of ``GlideinWMSManifests``' record: entry, type, group,
+    FOM, idle jobs matched, min_idle, max_run, ``ReqIdleGlideins``/``ReqMaxGlideins``, limits hit, why) as
+    a :class:`~hepde.records.RequestRow`."""
+    return RequestRow(
+        entry=str(rec.get("entry")),
+        entry_type=str(rec.get("type") or ""),
+        group=str(rec.get("group") or ""),
+        idle_requested=int(rec.get("ReqIdleGlideins") or 0),
+        max_requested=int(rec.get("ReqMaxGlideins") or 0),
+        limits_hit=split_limits(rec.get("limits_hit")),
+        why=str(rec.get("why") or ""),
+        detail={k: rec.get(k) for k in ("FOM", "idle_jobs_matched", "min_idle", "max_run")},
+    )

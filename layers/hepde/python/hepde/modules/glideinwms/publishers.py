@@ -34,6 +34,7 @@ from hepde.logicengine.gating import FACTS_PRODUCT, fact_is_true, gate_fact_name
 from hepde.modules.base import ModuleParameters, Publisher, PublishResult
 from hepde.modules.glideinwms.entries import ENTRY_TYPES, of_type, records
 from hepde.modules.glideinwms.expressions import check_query
+from hepde.modules.glideinwms.pilot_requests import request_row
 
 logger = logging.getLogger(__name__)
 
@@ -257,9 +258,8 @@ class GlideinWMSManifests(_Advertising):
             gated = gated.drop_duplicates(subset="Name", keep="last").reset_index(drop=True)
         ads = frame_to_ads(gated.drop(columns=["EntryType", "GatedBy"])) if not gated.empty else []
         summary = self.advertise(ads)
-        return PublishResult(
-            summary=summary, requested=self._rows(gated, data_block.get("glidein_request_table"))
-        )
+        rows = self._rows(gated, data_block.get("glidein_request_table"))
+        return PublishResult(summary=summary, requested=rows, requests=[request_row(r) for r in rows])
 
     @staticmethod
     def _rows(gated: pd.DataFrame, table: pd.DataFrame | None) -> list[dict[str, Any]]:
