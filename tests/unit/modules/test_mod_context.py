@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,8 +14,6 @@ from hepde.modules.context import FakeContext, ModuleContext
 from hepde.modules.direct.publishers import BridgeSubmitPublisher
 from hepde.modules.direct.sources import BridgeActionLog
 from hepde.modules.generic.table_export import TableExport
-
-MODULES = Path(__file__).resolve().parents[3] / "layers" / "hepde" / "python" / "hepde" / "modules"
 
 
 def test_a_module_without_a_bound_context_says_how_to_get_one():
@@ -75,16 +71,3 @@ def test_direct_publisher_and_action_log_through_the_context():
     log.context.records.put(SENT_RECORD, ident, rec)
     out = log.acquire()["bridge_actions"]
     assert list(out["key"]) == [action.key] and list(out["send_status"]) == ["sent"]
-
-
-def test_modules_never_import_the_runtime():
-    offenders = []
-    for path in MODULES.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.relative_to(MODULES)}: {n}" for n in names if n.startswith("hepde.runtime")]
-    assert offenders == []

@@ -76,18 +76,10 @@ def test_the_three_packages_exist_and_are_parsed():
     assert len(LIB_MODULES) > 50 and len(TOOL_MODULES) > 20 and len(BRIDGE_MODULES) > 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known violation being removed by branch core (issue 11); delete this marker when it passes",
-)
 def test_library_never_imports_the_tools_or_the_bridge():
     assert _violations(LIB_MODULES, ("hepde_tools", "hepde_bridge")) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known violation being removed by branch core (issue 11); delete this marker when it passes",
-)
 def test_modules_never_import_the_runtime():
     modules = [(n, p) for n, p in LIB_MODULES if n.startswith("hepde.modules")]
     assert modules
@@ -98,10 +90,6 @@ def test_bridge_does_not_import_the_operator_tools():
     assert _violations(BRIDGE_MODULES, ("hepde_tools",)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known violation being removed by branch core (issue 11); delete this marker when it passes",
-)
 def test_only_the_cli_renders_tables():
     outside_cli = [
         (n, p) for n, p in LIB_MODULES + TOOL_MODULES + BRIDGE_MODULES if not n.startswith("hepde_tools.cli")
