@@ -261,6 +261,18 @@ class GlideinWMSManifests(_Advertising):
         rows = self._rows(gated, data_block.get("glidein_request_table"))
         return PublishResult(summary=summary, requested=rows, requests=[request_row(r) for r in rows])
 
+    def dry_run(self, data_block) -> PublishResult:
+        """What :meth:`publish` would request, without advertising (``de replay``)."""
+        gated = self.gated_requests(data_block)
+        if not gated.empty and "Name" in gated.columns:
+            gated = gated.drop_duplicates(subset="Name", keep="last").reset_index(drop=True)
+        rows = self._rows(gated, data_block.get("glidein_request_table"))
+        return PublishResult(
+            summary=f"dry run: {len(rows)} {self.classad_type} request(s) not advertised",
+            requested=rows,
+            requests=[request_row(r) for r in rows],
+        )
+
     @staticmethod
     def _rows(gated: pd.DataFrame, table: pd.DataFrame | None) -> list[dict[str, Any]]:
         if gated.empty:
