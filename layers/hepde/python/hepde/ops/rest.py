@@ -189,7 +189,10 @@ def make_app(context: Callable[[], OpsContext]) -> APIGatewayRestResolver:
         operation_id="get_explain",
         summary="The decision record of a cycle",
         tags=["channels"],
-        responses={200: _ok("facts, rules, publishers and their typed requests per entry (RequestRow)"), **READ},
+        responses={
+            200: _ok("facts, rules, publishers and their typed requests per entry (RequestRow)"),
+            **READ,
+        },
     )
     def get_explain(
         channel: Annotated[str, Path()],

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from typing import Any, Literal
 
 import pandas as pd
