@@ -25,6 +25,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check layers tools bridge functions tests
 	$(VENV)/bin/ruff format --check layers tools bridge functions tests
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)  ## benchmarks that print the figures issues ask for
 	$(VENV)/bin/de bench datablock

@@ -102,7 +102,7 @@ class CollectorConfig(_Model):
     proxy_file: str = ""
     #: ad types the cloud may advertise or invalidate here
     ad_types: list[Literal["glideclient", "glideclientglobal", "glideclientmonitor"]] = Field(
-        default_factory=lambda: ["glideclient", "glideclientglobal"]
+        default=["glideclient", "glideclientglobal"]
     )
 
 
@@ -160,7 +160,7 @@ class BridgeConfig(_Model):
     dead_letter_queue_url: str = ""
     results_queue_url: str = ""
     #: where results go: the DataBlock (default) and/or the reply queue
-    results: list[Literal["datablock", "queue"]] = Field(default_factory=lambda: ["datablock"])
+    results: list[Literal["datablock", "queue"]] = Field(default=["datablock"])
     table: str = ""
     bucket: str = ""
     #: snapshot root; default ``s3://<bucket>/snapshots``

@@ -158,7 +158,7 @@ class MiniStack:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]  # the service name is a plain str here
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,

@@ -211,7 +211,7 @@ class EmbeddedAWS:
         def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
             return runner.invoke(fn.function_name, fn.function_arn, event)
 
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
         from hepde.runtime import lambda_support
 
         lambda_support.reset()
@@ -220,7 +220,7 @@ class EmbeddedAWS:
         handler = lambda_support.logger.registered_handler
         self._saved_stream = getattr(handler, "stream", None)
         if self._saved_stream is not None:
-            handler.stream = self.sink
+            setattr(handler, "stream", self.sink)  # noqa: B010 - Powertools types its handler as logging.Handler
         with contextlib.redirect_stdout(self.sink):
             self._provision()
         return self
@@ -237,7 +237,7 @@ class EmbeddedAWS:
             self._mock.stop()
             lambda_support.reset()
             if self._saved_stream is not None:
-                lambda_support.logger.registered_handler.stream = self._saved_stream
+                setattr(lambda_support.logger.registered_handler, "stream", self._saved_stream)  # noqa: B010
             for key, value in self._saved_env.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -249,7 +249,7 @@ class EmbeddedAWS:
         if service not in self._clients:
             import boto3
 
-            self._clients[service] = boto3.client(service, region_name=REGION)
+            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
         return self._clients[service]
 
     def _provision(self) -> None:

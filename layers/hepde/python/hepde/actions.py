@@ -61,14 +61,12 @@ RESULT_RECORD = "bridge_result"  # written by the bridge: what happened
 #: old, or it was malformed/impossible).  ``unknown``: the bridge gave up while the daemon was
 #: unreachable after it had tried the effect — a submit's jobs may exist; the next snapshot taken
 #: after the result tells (their key is stamped on them)
-DONE, ALREADY_DONE, FAILED, EXPIRED, DEAD_LETTERED, UNKNOWN = (
-    "done",
-    "already_done",
-    "failed",
-    "expired",
-    "dead_lettered",
-    "unknown",
-)
+DONE: Final = "done"
+ALREADY_DONE: Final = "already_done"
+FAILED: Final = "failed"
+EXPIRED: Final = "expired"
+DEAD_LETTERED: Final = "dead_lettered"
+UNKNOWN: Final = "unknown"
 RESULT_STATUSES = (DONE, ALREADY_DONE, FAILED, EXPIRED, DEAD_LETTERED, UNKNOWN)
 #: statuses after which the effect certainly does not exist
 NO_EFFECT = (FAILED, EXPIRED, DEAD_LETTERED)

@@ -249,7 +249,7 @@ def _parse_entry(file: str, section: str, key: str, raw: Any, problems: list[Pro
     return ModuleEntry(
         key=key,
         kind=kind,
-        module=module.strip(),
+        module=str(module).strip(),
         name=name.strip() if isinstance(name, str) else None,
         parameters=dict(parameters),
         schedule=float(schedule) if schedule is not None else None,

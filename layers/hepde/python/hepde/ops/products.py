@@ -227,7 +227,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def list_products(store: DataBlockStore, channels: list[str]) -> list[dict[str, Any]]:
     """The products of each channel's last completed cycle: name and where it is stored."""
-    out = []
+    out: list[dict[str, Any]] = []
     for channel in channels:
         done = _completed(cycle_records(store, channel, LOOKBACK))
         if not done:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from hepde import __version__
 from hepde.errors import (
@@ -47,11 +48,11 @@ _ERROR_SCHEMA = {
 }
 
 
-def _err(description: str) -> dict[str, Any]:
+def _err(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
 
 
-def _ok(description: str) -> dict[str, Any]:
+def _ok(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
@@ -63,7 +64,7 @@ E409 = _err("a cycle of the channel is already running")
 E502 = _err("an AWS call failed (permissions, throttling, endpoint)")
 E503 = _err("the DataBlock (DynamoDB/S3) is unavailable; retry")
 #: API Gateway's own answer to an unsigned request or a principal without execute-api:Invoke
-E403 = {
+E403: OpenAPIResponse = {
     "description": "API Gateway (AWS_IAM auth): missing or invalid SigV4 signature, or not allowed",
     "content": {"application/json": {"schema": {"type": "object"}}},
 }

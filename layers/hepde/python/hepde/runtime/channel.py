@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ class PreparedChannel:
         return self.config.name
 
 
-def prepare(paths: list[str | Path]) -> list[PreparedChannel]:
+def prepare(paths: Sequence[str | Path]) -> list[PreparedChannel]:
     """Validate channel files together (shared sources are checked across them) and build each one.
 
     Raises :class:`ConfigError` listing every problem of every file.

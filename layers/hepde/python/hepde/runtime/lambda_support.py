@@ -50,7 +50,8 @@ def reset() -> None:
 def log_stage(stage: str, event: dict[str, Any], result: dict[str, Any]) -> None:
     """One INFO line per stage invocation, carrying the execution id as correlation id (``de logs`` finds it)."""
     summary = {k: v for k, v in result.items() if isinstance(v, str | int | float | bool) or v is None}
-    entry = event.get("entry") if isinstance(event.get("entry"), dict) else {}
+    raw_entry = event.get("entry")
+    entry = raw_entry if isinstance(raw_entry, dict) else {}
     logger.info(
         f"{stage} done",
         extra={

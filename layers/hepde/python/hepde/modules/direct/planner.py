@@ -158,7 +158,7 @@ class DirectSubmissionPlanner(Transform):
                     bad = [
                         t
                         for t in r.targets
-                        if not (isinstance(by_name[t], BatchTarget) and by_name[t].mpi_capable)
+                        if not (isinstance(tg := by_name[t], BatchTarget) and tg.mpi_capable)
                     ]
                     if bad:
                         raise ValueError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -190,12 +191,13 @@ class _Vectorised:
             v = self._eval(node.operand, frame, n)
             if isinstance(node.op, ast.Not | ast.Invert) and not isinstance(v, int | float):
                 return ~_bool(v, n)
-            return {
+            unary: dict[type, Callable[[Any], Any]] = {
                 ast.USub: operator.neg,
                 ast.UAdd: operator.pos,
                 ast.Not: operator.not_,
                 ast.Invert: operator.invert,
-            }[type(node.op)](v)
+            }
+            return unary[type(node.op)](v)
         if isinstance(node, ast.BinOp):
             left, right = self._eval(node.left, frame, n), self._eval(node.right, frame, n)
             if isinstance(node.op, ast.BitAnd | ast.BitOr):

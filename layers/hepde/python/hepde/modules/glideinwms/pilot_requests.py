@@ -414,7 +414,7 @@ class BucketResult:
     group: GroupSettings
     rows: pd.DataFrame  # one row per advertised entry
     monitors: dict[str, dict[str, Any]]  # per advertised glideid index: GlideinMonitor values
-    cred_slots: dict[int, dict[str, dict[str, int]]]  # glideid index → cred id → Glideins* counts
+    cred_slots: dict[int, dict[str, dict[str, int | float]]]  # glideid index → cred id → Glideins* counts
 
 
 class Bucket:
@@ -618,7 +618,7 @@ def compute_bucket(
     advertise = idle.present | (stats["Total"] > 0)
     rows = []
     monitors: dict[str, dict[str, Any]] = {}
-    for i in np.flatnonzero(advertise):
+    for i in np.flatnonzero(advertise).tolist():
         pool, name = bucket.glideids[i]
         s_idle, s_total = int(stats["Idle"][i]), int(stats["Total"][i])
         prop_idle = idle.prop[i]
@@ -664,7 +664,7 @@ def compute_bucket(
             v = stats[st][i]
             mon[f"Glideins{st}"] = int(v) if float(v).is_integer() else float(v)
         monitors[name + "@" + pool] = mon
-    cred_slots: dict[int, dict[str, dict[str, int]]] = {}
+    cred_slots: dict[int, dict[str, dict[str, int | float]]] = {}
     if credential_ids and rows:
         adv_codes = np.array([codes[r["glideid"]] for r in rows], dtype=int)
         for cid in credential_ids:

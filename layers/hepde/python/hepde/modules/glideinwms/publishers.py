@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 from pydantic import Field, field_validator
@@ -102,7 +102,7 @@ class _Advertising(Publisher):
 
     def advertise(self, ads: list[dict[str, Any]]) -> str:
         """Send the ads (grouped by ``CollectorHost``); return a one-line summary."""
-        p: AdvertiseParameters = self.params  # type: ignore[assignment]
+        p: AdvertiseParameters = self.params
         if not ads:
             return f"no {self.classad_type} ads"
         by_collector: dict[str, list[dict[str, Any]]] = {}
@@ -117,7 +117,7 @@ class _Advertising(Publisher):
     def _to_collectors(self, by_collector: dict[str, list[dict[str, Any]]]) -> str:
         from hepde.condor.adapter import CondorError, RetryPolicy, with_retries
 
-        p: AdvertiseParameters = self.params  # type: ignore[assignment]
+        p: AdvertiseParameters = self.params
         pool = self.condor_pool or self._default_pool(p)
         policy = RetryPolicy(
             attempts=p.max_retries + 1, interval=p.retry_interval, max_seconds=p.max_retry_seconds
@@ -169,7 +169,9 @@ class _Advertising(Publisher):
                     expires_at=now + p.action_ttl,
                     reason=f"{len(chunk)} {self.classad_type} request(s)",
                     collector=collector,
-                    ad_type=self.classad_type,
+                    ad_type=cast(
+                        Literal["glideclient", "glideclientglobal", "glideclientmonitor"], self.classad_type
+                    ),
                     ads=chunk,
                 )
                 queue.send(action.model_dump_json())
@@ -240,7 +242,7 @@ class GlideinWMSManifests(_Advertising):
                 req["ReqIdleGlideins"] = 0
                 req["GatedBy"] = f"fact {gate_fact_name(entry_type)} not True"
             else:
-                query = self.params.queries.get(entry_type)  # type: ignore[attr-defined]
+                query = self.params.queries.get(entry_type)
                 req["GatedBy"] = ""
                 if query:
                     keep = joint.eval(query, local_dict={}, global_dict={}).to_numpy(dtype=bool)
@@ -276,11 +278,11 @@ class GlideinWMSManifests(_Advertising):
     def _rows(gated: pd.DataFrame, table: pd.DataFrame | None) -> list[dict[str, Any]]:
         if gated.empty:
             return []
-        info: dict[tuple[str, str], dict[str, Any]] = {}
+        info: dict[tuple[Any, Any], dict[str, Any]] = {}
         if table is not None and not table.empty:
             for rec in records(table):
                 info[(rec["Name"], rec["Group"])] = rec
-        rows = []
+        rows: list[dict[str, Any]] = []
         for rec in records(gated):
             t = info.get((rec.get("ReqName"), rec.get("GroupName")), {})
             fom = t.get("FOM")

@@ -68,7 +68,7 @@ class _FactorySource(Source):
     condor_pool: Pool | None = None
 
     def _query(self, factory: Factory) -> list[dict[str, Any]]:
-        p: FactoryParameters = self.params  # type: ignore[assignment]
+        p: FactoryParameters = self.params
         source = ad_source(p.snapshot_location, p.condor_config, p.snapshot_max_age, self.condor_pool)
         constraint = f'({constraint_text(factory.constraint)})&&(glideinmytype=="{self.mytype}")'
         attrs = factory.classad_attrs or None
@@ -85,7 +85,7 @@ class _FactorySource(Source):
         )
 
     def load_all(self) -> pd.DataFrame:
-        p: FactoryParameters = self.params  # type: ignore[assignment]
+        p: FactoryParameters = self.params
         frames, errors = [], []
         for factory in p.factories:
             try:
