@@ -27,11 +27,15 @@ import pytest
 
 from hepde.condor.adapter import (
     COMPLETED,
+    EXPORTED_QUEUE,
     HELD,
     IDLE,
+    LUMBERJACK,
+    MANAGED_EXTERNAL,
     REMOVED,
     RUNNING,
     Collector,
+    CondorError,
     CondorInvalidError,
     CondorRefusedError,
     CondorUnavailableError,
@@ -43,7 +47,13 @@ from hepde.condor.adapter import (
     expr_literal,
     invalidation_ad,
 )
-from hepde.condor.fakes import FakeCollector, FakePool, FakeSchedd
+from hepde.condor.fakes import (
+    FakeCollector,
+    FakePool,
+    FakeSchedd,
+    append_job_updates,
+    read_job_queue_log,
+)
 
 pytestmark = pytest.mark.condor
 
@@ -99,7 +109,18 @@ class Backend:
             self.ad_names.append((str(ad.get("MyType", "")), str(ad.get("Name", ""))))
         self.collector.advertise([{**ad, TAG: self.tag} for ad in ads], "UPDATE_AD_GENERIC")
 
+    def ids(self, cluster: int) -> list[str]:
+        return [f"{j['ClusterId']}.{j['ProcId']}" for j in self.jobs(cluster, "ClusterId", "ProcId")]
+
     def cleanup(self) -> None:
+        try:  # exported jobs cannot be removed until they are given back
+            exported = self.schedd.query(
+                self.mine(f"Managed == {expr_literal(MANAGED_EXTERNAL)}"), ["ClusterId", "ProcId"]
+            )
+            if exported:
+                self.schedd.unexport_jobs([f"{j['ClusterId']}.{j['ProcId']}" for j in exported])
+        except CondorError:
+            pass
         try:
             self.schedd.act("remove", self.mine(), "contract test cleanup")
         except CondorRefusedError:
@@ -412,3 +433,83 @@ def test_bad_input_is_invalid(condor):
         condor.collector.query("any", "Name ==== 1", ["Name"])
     with pytest.raises(CondorRefusedError):
         condor.schedd.query("ClusterId ==== 1", ["ClusterId"])
+
+
+# -- Lumberjack: edit, export, import, unexport ------------------------------------------------------------
+#: jobs that never match a slot stay idle on a real pool: what Lumberjack exports
+NEVER_RUNS = {"requirements": "false"}
+
+
+def test_edit_sets_a_literal_attribute_on_the_listed_jobs(condor):
+    out = condor.schedd.submit(condor.description(**NEVER_RUNS), 2)
+    ids = condor.ids(out.cluster)
+    assert condor.schedd.edit(ids[:1], "HepdeActionKey", "de-key-1") == 1
+    keys = {
+        j["ProcId"]: j.get("HepdeActionKey") for j in condor.jobs(out.cluster, "ProcId", "HepdeActionKey")
+    }
+    assert keys == {0: "de-key-1", 1: None}
+
+
+def test_export_writes_the_queue_log_and_marks_the_jobs_external(condor, tmp_path):
+    out = condor.schedd.submit(condor.description(**NEVER_RUNS), 2)
+    ids = condor.ids(out.cluster)
+    export = tmp_path / "export"
+    export.mkdir()
+    condor.schedd.export_jobs(ids, str(export), "/hpc/allocation/spool")
+    jobs = condor.jobs(out.cluster, "ProcId", "Managed", "ManagedManager", "JobStatus")
+    assert [(j["Managed"], j["ManagedManager"], j["JobStatus"]) for j in jobs] == [
+        (MANAGED_EXTERNAL, LUMBERJACK, IDLE)
+    ] * 2
+    logged = read_job_queue_log(str(export / EXPORTED_QUEUE))
+    assert sorted(f"{c}.{p}" for c, p in logged) == sorted(ids)
+    assert all(attrs["Iwd"] == '"/hpc/allocation/spool"' for attrs in logged.values())
+
+
+def test_unexport_gives_the_jobs_back_to_the_schedd(condor, tmp_path):
+    out = condor.schedd.submit(condor.description(**NEVER_RUNS), 1)
+    ids = condor.ids(out.cluster)
+    condor.schedd.export_jobs(ids, str(tmp_path), str(tmp_path / "spool"))
+    condor.schedd.unexport_jobs(ids)
+    job = condor.job(out.cluster, "Managed", "ManagedManager", "JobStatus")
+    assert job.get("Managed") != MANAGED_EXTERNAL and job["JobStatus"] == IDLE
+
+
+def test_import_takes_the_results_back_once(condor, tmp_path):
+    out = condor.schedd.submit(condor.description(**NEVER_RUNS), 2)
+    ids = condor.ids(out.cluster)
+    condor.schedd.export_jobs(ids, str(tmp_path), str(tmp_path / "spool"))
+    # what the schedd inside the allocation records: job 0 ran and finished, job 1 never started
+    append_job_updates(
+        str(tmp_path / EXPORTED_QUEUE),
+        {(out.cluster, 0): {"JobStatus": COMPLETED, "ExitCode": 0, "HepdeRanIn": "allocation"}},
+    )
+    condor.schedd.import_exported_job_results(str(tmp_path))
+    finished = eventually(
+        lambda: condor.schedd.history(
+            condor.mine(f"ClusterId == {out.cluster}"), ["ProcId", "ExitCode", "HepdeRanIn"]
+        ),
+        60,
+    )
+    assert finished == [{"ProcId": 0, "ExitCode": 0, "HepdeRanIn": "allocation"}]
+    left = condor.job(out.cluster, "ProcId", "Managed", "JobStatus")
+    assert left["ProcId"] == 1 and left["JobStatus"] == IDLE and left.get("Managed") != MANAGED_EXTERNAL
+    # a second import of the same directory changes nothing
+    try:
+        condor.schedd.import_exported_job_results(str(tmp_path))
+    except CondorRefusedError:
+        pass
+    assert condor.job(out.cluster, "ProcId", "JobStatus") == {"ProcId": 1, "JobStatus": IDLE}
+
+
+def test_export_into_a_missing_directory_is_refused_and_exports_nothing(condor, tmp_path):
+    out = condor.schedd.submit(condor.description(**NEVER_RUNS), 1)
+    with pytest.raises(CondorError):
+        condor.schedd.export_jobs(condor.ids(out.cluster), str(tmp_path / "missing"), "/spool")
+    assert condor.job(out.cluster, "Managed").get("Managed") != MANAGED_EXTERNAL
+
+
+def test_job_ids_that_are_not_cluster_dot_proc_are_invalid(condor):
+    with pytest.raises(CondorInvalidError):
+        condor.schedd.export_jobs(["12"], "/tmp", "/spool")
+    with pytest.raises(CondorInvalidError):
+        condor.schedd.unexport_jobs([])

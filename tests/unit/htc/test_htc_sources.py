@@ -163,3 +163,22 @@ def test_ads_are_evaluated_as_the_original():
     ads = evaluate_ads([{"A": 1, "Requirements": "x", "B": Expr(5), "C": Expr("Undefined")}], ["A", "D"])
     assert ads == [{"A": 1, "D": None, "B": 5}]
     assert split_collector_host("a, c b") == ("a", "b,c")
+
+
+def test_slot_counts_read_from_a_bridge_snapshot_are_integers(tmp_path):
+    # a startd publishes TotalCpus as a real (4.0): the bridge stores what it saw, the source gives ints
+    loc = str(tmp_path)
+    write_snapshot(
+        loc,
+        "slots",
+        "pool.example.org",
+        [
+            {"Name": "slot1@wn1", "Cpus": 4, "TotalCpus": 4.0, "Memory": 8192, "State": "Unclaimed"},
+            {"Name": "slot1@wn2", "Cpus": 2, "TotalCpus": 2.0, "Memory": 4096, "State": "Claimed"},
+        ],
+    )
+    s = StartdManifests(
+        {"collector_host": "pool.example.org", "snapshot_location": loc, "snapshot_max_age": None}
+    ).acquire()["startd_manifests"]
+    assert [type(v) for v in s["TotalCpus"].tolist()] == [int, int]
+    assert s["TotalCpus"].tolist() == [4, 2]

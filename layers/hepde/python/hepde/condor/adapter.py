@@ -3,7 +3,10 @@
 Two roles, each a protocol with one real and one in-memory implementation (:mod:`hepde.condor.fakes`):
 
 * :class:`Schedd` — ``submit(description, count)`` one cluster; ``query``/``history`` job ads by a
-  ClassAd constraint; ``act`` (remove/hold/release) on the jobs a constraint selects;
+  ClassAd constraint; ``act`` (remove/hold/release) on the jobs a constraint selects; ``edit`` one
+  attribute of listed jobs; Lumberjack's ``export_jobs`` / ``import_exported_job_results`` /
+  ``unexport_jobs`` (jobs handed to a schedd inside an HPC allocation through an exported
+  ``job_queue.log``, and their results taken back);
 * :class:`Collector` — ``advertise`` ads (``UPDATE_AD_GENERIC`` / ``INVALIDATE_ADS_GENERIC``) and
   ``query`` ads by type and constraint.
 
@@ -70,6 +73,36 @@ HOLD_CODE_SUBMITTED_ON_HOLD = 15
 #: the hold reason code of ``condor_hold`` / ``Schedd.act(JobAction.Hold)`` (``UserRequest``)
 HOLD_CODE_USER_REQUEST = 1
 SUBMITTED_ON_HOLD_REASON = "submitted on hold at user's request"
+
+#: ``Managed`` of a job an external manager holds (HTCondor-C, the job router, Lumberjack): the
+#: schedd does not schedule it; ``ScheddDone`` gives it back
+MANAGED_EXTERNAL = "External"
+MANAGED_DONE = "ScheddDone"
+#: ``ManagedManager`` of a job ``Schedd.export_jobs`` exported
+LUMBERJACK = "Lumberjack"
+#: the file ``export_jobs`` writes into the export directory (and ``import_exported_job_results`` reads)
+EXPORTED_QUEUE = "job_queue.log"
+_JOB_ID = re.compile(r"^[0-9]+\.[0-9]+$")
+
+
+def job_ids(ids: Sequence[str]) -> list[str]:
+    """``ClusterId.ProcId`` strings, checked: the job spec of ``edit``/``export_jobs``/``unexport_jobs``."""
+    out = [str(i).strip() for i in ids]
+    if not out:
+        raise CondorInvalidError("no job ids given (expected 'ClusterId.ProcId' strings)")
+    bad = [i for i in out if not _JOB_ID.match(i)]
+    if bad:
+        raise CondorInvalidError(f"not job ids (expected 'ClusterId.ProcId'): {bad[:5]}")
+    return out
+
+
+def ids_constraint(ids: Sequence[str]) -> str:
+    """A constraint selecting the listed ``ClusterId.ProcId`` jobs."""
+    parts = []
+    for i in job_ids(ids):
+        cluster, proc = i.split(".")
+        parts.append(f"(ClusterId == {int(cluster)} && ProcId == {int(proc)})")
+    return " || ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -239,6 +272,26 @@ class Schedd(Protocol):
     def whoami(self) -> str:
         """The identity this client is authenticated as at the schedd (what becomes a job's ``Owner``
         is its user part)."""
+        ...
+
+    def edit(self, ids: Sequence[str], attr: str, value: Any) -> int:
+        """Set ``attr`` to the literal ``value`` on the listed jobs; return how many were edited."""
+        ...
+
+    def export_jobs(self, ids: Sequence[str], export_dir: str, new_spool_dir: str) -> dict[str, Any]:
+        """Lumberjack: write the listed jobs into ``export_dir/job_queue.log`` (their ``Iwd`` rewritten
+        to ``new_spool_dir``) for a schedd elsewhere; they stay in this queue with ``Managed ==
+        "External"``, ``ManagedManager == "Lumberjack"`` and are not scheduled here."""
+        ...
+
+    def import_exported_job_results(self, import_dir: str) -> dict[str, Any]:
+        """Lumberjack: take the exported jobs' state from ``import_dir/job_queue.log`` (as the other
+        schedd left it) back into this queue, and give them back to this schedd (``Managed`` no
+        longer ``External``)."""
+        ...
+
+    def unexport_jobs(self, ids: Sequence[str]) -> dict[str, Any]:
+        """Lumberjack: give exported jobs back to this schedd without results (they run here again)."""
         ...
 
 
@@ -446,6 +499,23 @@ class HTCondorSchedd:
         text = reason or f"de-bridge {action}"
         result = self._run(action, "act", kinds[action], constraint, (text, None))
         return int(result.get("TotalSuccess", 0)) if result is not None else 0
+
+    def edit(self, ids: Sequence[str], attr: str, value: Any) -> int:
+        # htcondor2's edit takes the value as expression text: a literal is quoted first
+        result = self._run("edit", "edit", job_ids(ids), attr, expr_literal(value))
+        return int(result or 0)
+
+    def export_jobs(self, ids: Sequence[str], export_dir: str, new_spool_dir: str) -> dict[str, Any]:
+        result = self._run("export", "export_jobs", job_ids(ids), str(export_dir), str(new_spool_dir))
+        return ad_to_dict(result) if result is not None else {}
+
+    def import_exported_job_results(self, import_dir: str) -> dict[str, Any]:
+        result = self._run("import", "import_exported_job_results", str(import_dir))
+        return ad_to_dict(result) if result is not None else {}
+
+    def unexport_jobs(self, ids: Sequence[str]) -> dict[str, Any]:
+        result = self._run("unexport", "unexport_jobs", job_ids(ids))
+        return ad_to_dict(result) if result is not None else {}
 
     def whoami(self) -> str:
         with bindings_scope(self.settings) as htcondor2:

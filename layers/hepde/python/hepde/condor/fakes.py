@@ -24,6 +24,17 @@ HTCondor 25.14 pool (``tests/contract/test_condor_contract.py``; run it against 
   reaches the history; others go at once.  Fault switches: ``down`` (unreachable), ``refuse``
   (answers and refuses N submits, or all), ``lose_reply`` (commits the submit, then the reply is
   lost).  Error texts are the bindings' ("Failed to create job ad, errmsg=Submit:-1:…").
+  Lumberjack: ``export_jobs`` writes the listed *idle* jobs that no one manages yet into
+  ``<export_dir>/job_queue.log`` (the ClassAd log format the schedd writes: ``101`` new ad,
+  ``103`` set attribute, ``105``/``106`` transaction; ``Iwd`` rewritten to ``new_spool_dir``) and
+  marks them ``Managed = "External"``, ``ManagedManager = "Lumberjack"`` in the queue; a missing
+  export directory is refused ("failed to open log").  ``import_exported_job_results`` reads the log
+  back (with whatever records the in-allocation schedd appended: :func:`append_job_updates`), copies
+  the jobs' attributes into the still-exported local jobs (their local ``Iwd`` kept), gives them back
+  (``Managed = "ScheddDone"``) and moves finished ones to the history; jobs already given back are
+  left alone, so a second import changes nothing.  ``unexport_jobs`` gives exported jobs back
+  unchanged.  ``edit`` sets one literal attribute.  The result ads of the three calls are
+  undocumented in HTCondor; the fake returns empty ones and nothing in the project reads them.
 * :class:`FakeCollector` — ``UPDATE_AD_GENERIC`` stores an ad under (``MyType``, ``Name``),
   replacing an older one; an ad without ``Name`` is dropped silently, one without ``MyType`` is
   stored with it undefined (as the collector does); ``INVALIDATE_ADS_GENERIC`` with a query ad
@@ -41,6 +52,7 @@ them), file transfer, job routers, daemon-side limits other than the fault switc
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import threading
 import time
@@ -49,10 +61,14 @@ from typing import Any
 
 from hepde.condor.adapter import (
     COMPLETED,
+    EXPORTED_QUEUE,
     HELD,
     HOLD_CODE_SUBMITTED_ON_HOLD,
     HOLD_CODE_USER_REQUEST,
     IDLE,
+    LUMBERJACK,
+    MANAGED_DONE,
+    MANAGED_EXTERNAL,
     REMOVED,
     RUNNING,
     SUBMITTED_ON_HOLD_REASON,
@@ -61,6 +77,8 @@ from hepde.condor.adapter import (
     CondorUnavailableError,
     SubmitOutcome,
     ad_to_dict,
+    expr_literal,
+    job_ids,
     to_classad,
 )
 
@@ -442,6 +460,93 @@ class FakeSchedd:
                     changed += 1
             return changed
 
+    def edit(self, ids: Sequence[str], attr: str, value: Any) -> int:
+        with self._lock:
+            self._check_up("edit")
+            self._settle()
+            changed = 0
+            for key in _keys(ids):
+                if key in self.jobs:
+                    self.jobs[key][attr] = value
+                    changed += 1
+            return changed
+
+    def export_jobs(self, ids: Sequence[str], export_dir: str, new_spool_dir: str) -> dict[str, Any]:
+        with self._lock:
+            self._check_up("export")
+            self._settle()
+            path = os.path.join(str(export_dir), EXPORTED_QUEUE)
+            if not os.path.isdir(str(export_dir)):
+                raise CondorRefusedError(
+                    f"schedd {self.name} export: failed to open log {path}, errno = 2 (fake)"
+                )
+            chosen = []
+            for key in _keys(ids):
+                ad = self.jobs.get(key)
+                if ad is None or ad.get("Managed") == MANAGED_EXTERNAL or ad.eval("JobStatus") != IDLE:
+                    continue
+                chosen.append(key)
+            exported = []
+            for key in chosen:
+                copy = to_classad({})
+                copy.update(self.jobs[key])
+                copy["Iwd"] = str(new_spool_dir)
+                exported.append(copy)
+            write_job_queue_log(path, exported)
+            for key in chosen:
+                self.jobs[key].update({"Managed": MANAGED_EXTERNAL, "ManagedManager": LUMBERJACK})
+            return {}
+
+    def import_exported_job_results(self, import_dir: str) -> dict[str, Any]:
+        with self._lock:
+            self._check_up("import")
+            self._settle()
+            path = os.path.join(str(import_dir), EXPORTED_QUEUE)
+            try:
+                ads = read_job_queue_log(path)
+            except OSError as exc:
+                raise CondorRefusedError(
+                    f"schedd {self.name} import: failed to open log {path}: {exc} (fake)"
+                ) from exc
+            for key, attrs in ads.items():
+                ad = self.jobs.get(key)
+                if (
+                    ad is None
+                    or ad.get("Managed") != MANAGED_EXTERNAL
+                    or ad.get("ManagedManager") != LUMBERJACK
+                ):
+                    continue  # not exported from here, or already given back: an import is done once
+                for attr, text in attrs.items():
+                    if attr in ("ClusterId", "ProcId", "Iwd", "Managed", "ManagedManager"):
+                        continue
+                    ad[attr] = _expr(text)
+                self._give_back(key)
+                status = ad.eval("JobStatus")
+                if status in (COMPLETED, REMOVED):
+                    self._leaving.pop(key, None)
+                    self.history_ads.append(self.jobs.pop(key))
+            return {}
+
+    def unexport_jobs(self, ids: Sequence[str]) -> dict[str, Any]:
+        with self._lock:
+            self._check_up("unexport")
+            self._settle()
+            for key in _keys(ids):
+                ad = self.jobs.get(key)
+                if (
+                    ad is not None
+                    and ad.get("Managed") == MANAGED_EXTERNAL
+                    and ad.get("ManagedManager") == LUMBERJACK
+                ):
+                    self._give_back(key)
+            return {}
+
+    def _give_back(self, key: tuple[int, int]) -> None:
+        ad = self.jobs[key]
+        ad["Managed"] = MANAGED_DONE
+        if "ManagedManager" in ad:
+            del ad["ManagedManager"]
+
     # -- the test's side: what the grid manager and the pilots would do ------------------------------
     def _set_status(self, key: tuple[int, int], status: int, *, linger: bool = False, **attrs: Any) -> None:
         ad = self.jobs[key]
@@ -496,6 +601,84 @@ class FakeSchedd:
             self._settle()
             expr = _compile(constraint)
             return sum(1 for ad in self.jobs.values() if _matches(expr, ad))
+
+
+def _keys(ids: Sequence[str]) -> list[tuple[int, int]]:
+    out = []
+    for text in job_ids(ids):
+        cluster, proc = text.split(".")
+        out.append((int(cluster), int(proc)))
+    return out
+
+
+# -- the exported job queue (HTCondor's ClassAd log format) ----------------------------------------------
+#: ClassAd log operations (``classad_log.h``): new ad, destroy ad, set attribute, delete attribute,
+#: begin / end transaction, historical sequence number
+LOG_NEW_AD, LOG_DESTROY_AD, LOG_SET, LOG_DELETE, LOG_BEGIN, LOG_END, LOG_SEQUENCE = (
+    101,
+    102,
+    103,
+    104,
+    105,
+    106,
+    107,
+)
+
+
+def write_job_queue_log(path: str, ads: Sequence[Any]) -> None:
+    """Write job ads (``classad2.ClassAd``) as a job queue log: one transaction of proc ads."""
+    lines = [f"{LOG_SEQUENCE} 1 CreationTimestamp {int(time.time())}", str(LOG_BEGIN)]
+    for ad in ads:
+        key = f"{int(ad.eval('ClusterId'))}.{int(ad.eval('ProcId'))}"
+        lines.append(f"{LOG_NEW_AD} {key} Job Machine")
+        for attr in ad.keys():
+            text = str(ad.lookup(attr)).replace("\n", " ")
+            lines.append(f"{LOG_SET} {key} {attr} {text}")
+    lines.append(str(LOG_END))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def read_job_queue_log(path: str) -> dict[tuple[int, int], dict[str, str]]:
+    """The proc ads of a job queue log, each attribute as ClassAd expression text; a cluster ad
+    (``0<cluster>.-1``) supplies what its procs do not set."""
+    ads: dict[str, dict[str, str]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split(" ", 3)
+            if not parts or not parts[0].isdigit():
+                continue
+            op = int(parts[0])
+            if op == LOG_NEW_AD and len(parts) >= 2:
+                ads.setdefault(parts[1], {})
+            elif op == LOG_DESTROY_AD and len(parts) >= 2:
+                ads.pop(parts[1], None)
+            elif op == LOG_SET and len(parts) == 4:
+                ads.setdefault(parts[1], {})[parts[2]] = parts[3]
+            elif op == LOG_DELETE and len(parts) >= 3:
+                ads.get(parts[1], {}).pop(parts[2], None)
+    out: dict[tuple[int, int], dict[str, str]] = {}
+    for key, attrs in ads.items():
+        cluster, _, proc = key.partition(".")
+        if not proc or proc.startswith("-") or not cluster.isdigit() or not proc.isdigit():
+            continue
+        base = dict(ads.get(f"0{int(cluster)}.-1", {}))
+        base.update(attrs)
+        out[(int(cluster), int(proc))] = base
+    return out
+
+
+def append_job_updates(path: str, updates: Mapping[tuple[int, int] | str, Mapping[str, Any]]) -> None:
+    """Append what a schedd running the exported jobs records (``103`` set attribute, in one
+    transaction): how a test plays the in-allocation pool."""
+    lines = [str(LOG_BEGIN)]
+    for key, attrs in updates.items():
+        ident = key if isinstance(key, str) else f"{key[0]}.{key[1]}"
+        for attr, value in attrs.items():
+            lines.append(f"{LOG_SET} {ident} {attr} {expr_literal(value)}")
+    lines.append(str(LOG_END))
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 def _expand(value: Any, cluster: int, proc: int) -> Any:

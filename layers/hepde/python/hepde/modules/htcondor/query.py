@@ -193,7 +193,11 @@ class SnapshotAdSource:
             raise QueryError(str(exc)) from exc
         self.taken_at[origin] = snap.manifest.taken_at
         ads = snap.ads()
-        return evaluate_ads(ads, attrs) if attrs else ads
+        out = evaluate_ads(ads, attrs) if attrs else ads
+        # a snapshot holds what the daemons published (``TotalCpus = 4.0``): counts as integers here
+        # too, whether the ads came from the bindings or from the bridge
+        coerce_integers(out)
+        return out
 
     def schedd_ads(self, collector_host, schedd, constraint, attrs):
         return self._read("job_queue", schedd or collector_host or "local", attrs)
