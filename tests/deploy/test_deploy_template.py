@@ -240,10 +240,10 @@ def test_deploy_bucket_is_encrypted_private_and_expires_history(doc):
     assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {"Ref": "RetentionDays"}
 
 
-def test_deploy_every_bridge_queue_has_a_dead_letter_queue_and_an_alarm(doc):
+def test_deploy_every_queue_has_a_dead_letter_queue_and_an_alarm(doc):
     queues = resources(doc, "AWS::SQS::Queue")
     mains = {k: v for k, v in queues.items() if "DeadLetter" not in k}
-    assert set(mains) == {"BridgeActionsQueue", "BridgeResultsQueue"}
+    assert set(mains) == {"BridgeActionsQueue", "BridgeResultsQueue", "TriggerQueue"}
     alarms = resources(doc, "AWS::CloudWatch::Alarm")
     for q in mains.values():
         dlq = q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"].split(".")[0]
@@ -355,3 +355,36 @@ def test_deploy_layer_requirements_follow_pyproject():
     lines = (ROOT / "layers" / "hepde" / "requirements.txt").read_text().splitlines()
     have = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     assert have == wanted
+
+
+def test_deploy_snapshots_and_source_products_reach_the_trigger_function(ctx, doc):
+    """The event path of docs/adr/0014: bucket → EventBridge → one queue → the trigger function, which may
+    start only the channels' state machines; the source function announces its scheduled products."""
+    from hepde.runtime.triggers import Routes
+
+    res = doc["Resources"]
+    assert res["ProductsBucket"]["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    snap = res["SnapshotUploadedRule"]["Properties"]
+    assert snap["EventPattern"]["detail"]["object"]["key"] == [{"prefix": "snapshots/"}]
+    assert snap["EventPattern"]["detail"]["bucket"]["name"] == [{"Ref": "ProductsBucket"}]
+    for rule in ("SnapshotUploadedRule", "SourceProductsRule"):
+        assert res[rule]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": "TriggerQueue.Arn"}
+    fn = res["TriggerFunction"]["Properties"]
+    assert fn["CodeUri"] == "functions/trigger/" and (ROOT / "functions" / "trigger" / "app.py").is_file()
+    assert fn["Events"]["Inputs"]["Type"] == "SQS"
+    routes = Routes.model_validate_json(fn["Environment"]["Variables"]["DE_TRIGGER_ROUTES"])
+    assert routes == Routes.from_channels(ctx.channels) and "htc_pilot" in routes.snapshots
+    (start,) = [s for s in fn["Policies"][0]["Statement"] if s["Sid"] == "StartCycles"]
+    assert start["Action"] == ["states:StartExecution"] and len(start["Resource"]) == len(ctx.channels)
+    src = res["SourceFunction"]["Properties"]
+    assert src["Environment"]["Variables"]["DE_EVENT_BUS"] == "default"
+    assert any(s["Sid"] == "AnnounceProducts" for s in src["Policies"][0]["Statement"])
+
+
+def test_deploy_the_cycle_lease_is_as_long_as_an_execution_can_run(doc):
+    env = doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["DE_CYCLE_LOCK_SECONDS"] == "300"  # Express: AWS ends the execution after 5 minutes
+    assert env["DE_STANDARD_LOCK_SECONDS"] == "900"  # Standard: the state machine's TimeoutSeconds
+    assert env["DE_STANDARD_CHANNELS"] == ""  # every committed channel is Express

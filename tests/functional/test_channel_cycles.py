@@ -11,7 +11,7 @@ from de_channel_helpers import counter_channel, deploy, published
 
 from hepde.datablock.api import channel_namespace, source_namespace
 from hepde.runtime.records import cycle_report
-from hepde.runtime.stages import CYCLE, DECISION, cycle_lease, gen_id
+from hepde.runtime.stages import CYCLE, DECISION, cycle_lease, gen_id, queue_lease
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "channels" / "example.jsonnet"
 
@@ -154,15 +154,29 @@ def test_failed_acquire_with_fresh_products_decides_on_the_last_good_products(cl
     assert published(tmp_path) == [{"channel": "counting", "values": [42]}] * 2
 
 
-def test_cycle_is_refused_while_another_cycle_of_the_channel_holds_the_lease(cloud, tmp_path, counter_file):
+def test_a_start_while_another_cycle_holds_the_lease_waits_and_then_runs(cloud, tmp_path, counter_file):
+    ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file))
+    store = cloud.store()
+    assert store.acquire_lease(cycle_lease("counting"), "another-execution", 3) is None
+    desc = cloud.wait(cloud.start(arn))
+    # queued (never a failure): it waited for the other cycle's lease to end, then ran its own cycle
+    assert desc["status"] == "SUCCEEDED"
+    (record,) = [r for _, r in store.query_records(channel_namespace("counting"), CYCLE)]
+    assert record["status"] == "SUCCEEDED" and record["started_at"] >= time.time() - 60
+    assert published(tmp_path) == [{"channel": "counting", "values": [42]}]
+
+
+def test_a_start_while_a_cycle_runs_and_one_waits_is_coalesced(cloud, tmp_path, counter_file):
     ch, arn = deploy(cloud, counter_channel(tmp_path, counter_file))
     store = cloud.store()
     assert store.acquire_lease(cycle_lease("counting"), "another-execution", 600) is None
+    assert store.acquire_lease(queue_lease("counting"), "a-waiting-execution", 600) is None
     desc = cloud.wait(cloud.start(arn))
-    assert (desc["status"], desc["error"]) == ("FAILED", "CycleInProgressError")
-    # the refused execution neither opened a cycle nor released the other execution's lease
+    assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"])["cycle"]["outcome"] == "coalesced"
+    # it neither opened a cycle nor touched the other executions' leases
     assert store.query_records(channel_namespace("counting"), CYCLE) == []
     assert store.get_lease(cycle_lease("counting"))["owner"] == "another-execution"
+    assert store.get_lease(queue_lease("counting"))["owner"] == "a-waiting-execution"
     assert published(tmp_path) == []
 
 
@@ -175,13 +189,15 @@ def test_cycles_started_together_never_interleave(cloud, tmp_path, counter_file)
     for t in threads:
         t.join()
     results = [cloud.wait(a) for a in arns]
-    refused = [r for r in results if r["status"] == "FAILED"]
-    assert all(r["error"] == "CycleInProgressError" for r in refused)
+    # no start fails: each ran a cycle, waited for one and ran after it, or coalesced
+    assert [r["status"] for r in results] == ["SUCCEEDED"] * 4
+    outcomes = [json.loads(r["output"])["cycle"]["outcome"] for r in results]
+    coalesced = outcomes.count("coalesced")
     records = sorted(
         (r for _, r in cloud.store().query_records(channel_namespace("counting"), CYCLE)),
         key=lambda r: r["started_at"],
     )
-    assert len(records) == 4 - len(refused) >= 1
+    assert len(records) == 4 - coalesced >= 1
     for earlier, later in zip(records, records[1:], strict=False):
         assert earlier["finished_at"] <= later["started_at"]
 

@@ -132,22 +132,45 @@ def test_ops_missing_credentials_is_a_clear_error(monkeypatch, capsys, tmp_path)
     assert "no AWS credentials found" in err and "Traceback" not in err
 
 
-def test_ops_run_now_while_a_cycle_runs_is_refused_and_reported(deployment, capsys):
-    from hepde.runtime.stages import cycle_lease
+def test_ops_run_now_while_a_cycle_runs_and_one_waits_is_coalesced_and_reported(deployment, capsys):
+    from hepde.runtime.stages import cycle_lease, queue_lease
 
     store = deployment.ctx.store
     assert store.acquire_lease(cycle_lease("example"), "arn:other-execution", 60) is None
+    assert store.acquire_lease(queue_lease("example"), "arn:waiting-execution", 60) is None
     try:
         assert status(deployment.ctx)["channels"][0]["running_execution"] == "arn:other-execution"
         with clisupport.use_context(deployment.ctx):
             assert main(["channel", "stop", "example", "--json"]) == 0
             assert json.loads(capsys.readouterr().out)["running"][0]["execution_arn"] == "arn:other-execution"
             assert main(["channel", "start", "example"]) == 0
-            assert main(["channel", "run-now", "example", "--wait"]) == 1
+            # coalesced into the running cycle: not a failure
+            assert main(["channel", "run-now", "example", "--wait"]) == 0
         out = capsys.readouterr().out
-        assert "FAILED" in out and "CycleInProgressError" in out
+        assert "COALESCED" in out and "no cycle of its own" in out
     finally:
         store.release_lease(cycle_lease("example"), "arn:other-execution")
+        store.release_lease(queue_lease("example"), "arn:waiting-execution")
+
+
+def test_ops_unlock_asks_for_confirmation_and_breaks_a_stale_lease(deployment, capsys, monkeypatch):
+    from hepde.runtime.stages import cycle_lease
+
+    store = deployment.ctx.store
+    assert store.acquire_lease(cycle_lease("example"), "arn:aborted-execution", 600) is None
+    with clisupport.use_context(deployment.ctx):
+        monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+        assert main(["channel", "unlock", "example"]) == 1
+        err = capsys.readouterr().err
+        assert "arn:aborted-execution" in err and "--yes" in err
+        assert store.get_lease(cycle_lease("example"))["owner"] == "arn:aborted-execution"
+        assert main(["channel", "unlock", "example", "--yes"]) == 0
+        assert "cycle lease broken" in capsys.readouterr().out
+        assert store.get_lease(cycle_lease("example")) is None
+        assert main(["channel", "unlock", "example", "--yes"]) == 0
+        assert "nothing to unlock" in capsys.readouterr().out
+        assert main(["channel", "unlock", "no-such-channel", "--yes"]) == 2
+        assert "Traceback" not in capsys.readouterr().err
 
 
 def test_ops_status_from_a_known_inventory_lists_nothing(deployment):

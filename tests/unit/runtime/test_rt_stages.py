@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from moto import mock_aws
@@ -10,7 +11,7 @@ from moto import mock_aws
 from hepde.config.model import ModuleEntry
 from hepde.datablock.api import channel_namespace, source_namespace
 from hepde.datablock.dynamo import DynamoDataBlockStore
-from hepde.errors import CycleInProgressError, SourceFailedError
+from hepde.errors import SourceFailedError
 from hepde.runtime import stages
 
 
@@ -47,15 +48,81 @@ def _source(tmp_path, *, schedule=60, lifetime=None) -> dict:
     ).to_json()
 
 
-def test_begin_allocates_generations_and_refuses_a_second_concurrent_cycle(store):
-    first = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e1"))
-    with pytest.raises(CycleInProgressError, match="execution e1"):
-        stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e2"))
+def test_begin_allocates_generations_and_queues_then_coalesces_concurrent_starts(store):
+    first = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e1"), now=1000.0)
+    assert first["outcome"] == "started"
+    queued = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e2"), now=1001.0)
+    assert (queued["outcome"], queued["running"]) == ("queued", "e1")
+    # a third start while e2 waits adds nothing: it coalesces (and never takes e2's slot)
+    third = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e3"), now=1002.0)
+    assert third["outcome"] == "coalesced"
+    assert (
+        stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e2"), now=1003.0)["outcome"]
+        == "queued"
+    )
     stages.finish_cycle(
         store, stages.FinishRequest(channel="c", execution_id="e1", generation=1, status="SUCCEEDED")
     )
-    second = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e2"))
-    assert (first["generation"], second["generation"]) == (1, 2)
+    second = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e2"), now=1004.0)
+    assert (first["generation"], second["outcome"], second["generation"]) == (1, "started", 2)
+    assert store.get_lease(stages.queue_lease("c")) is None  # the waiter gave its slot back
+
+
+def test_the_cycle_lease_ends_when_the_execution_is_certainly_over(store):
+    """An Express execution lasts at most 300 s from its start: so does its lease, even if it was aborted."""
+    start = "2026-12-02T20:00:00.000Z"
+    t0 = stages.execution_start(start)
+    assert t0 == 1796241600.0
+    begun = stages.begin_cycle(
+        store,
+        stages.BeginRequest(channel="c", execution_id="aborted", execution_started_at=start),
+        now=t0 + 20,
+    )
+    assert begun["outcome"] == "started"
+    assert store.get_lease(stages.cycle_lease("c"))["expires_at"] == t0 + stages.EXPRESS_MAX_SECONDS
+    # the aborted execution never finishes; a start just after its cap runs a cycle
+    later = stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="next"), now=t0 + 301)
+    assert (later["outcome"], later["generation"]) == ("started", 2)
+    # a Standard channel's lease is its state machine's timeout
+    std = stages.begin_cycle(
+        store, stages.BeginRequest(channel="s", execution_id="x", lock_seconds=900), now=t0
+    )
+    assert std["outcome"] == "started" and store.get_lease(stages.cycle_lease("s"))["expires_at"] == t0 + 900
+
+
+def test_a_queued_start_gives_up_after_half_its_cap(store):
+    stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="long"), now=0.0)
+    late = stages.begin_cycle(
+        store, stages.BeginRequest(channel="c", execution_id="w", execution_started_at=10.0), now=170.0
+    )
+    assert late["outcome"] == "coalesced" and "waited 160 s" in late["reason"]
+    # an execution past its cap never takes the lease
+    gone = stages.begin_cycle(
+        store, stages.BeginRequest(channel="d", execution_id="w", execution_started_at=0.0), now=400.0
+    )
+    assert gone["outcome"] == "coalesced" and store.get_lease(stages.cycle_lease("d")) is None
+
+
+def test_execution_start_reads_what_step_functions_passes():
+    assert stages.execution_start("2026-12-02T20:00:00Z") == 1796241600.0
+    assert stages.execution_start("2026-12-02T20:00:00.500000+00:00") == 1796241600.5
+    assert stages.execution_start(12.5) == 12.5
+    for bad in (None, "", "yesterday", True, {"a": 1}):
+        assert stages.execution_start(bad) is None
+
+
+def test_break_lease_frees_a_stale_lease_but_only_the_holder_read(store):
+    stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="stale"), now=time.time())
+    stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="waiter"), now=time.time())
+    broken = stages.break_lease(store, "c")
+    assert broken is not None and broken["owner"] == "stale"
+    assert (
+        store.get_lease(stages.cycle_lease("c")) is None and store.get_lease(stages.queue_lease("c")) is None
+    )
+    assert stages.break_lease(store, "c") is None
+    assert (
+        stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="n"))["outcome"] == "started"
+    )
 
 
 def test_finish_by_a_non_holder_does_not_release_the_lease(store):
@@ -63,8 +130,9 @@ def test_finish_by_a_non_holder_does_not_release_the_lease(store):
     stages.finish_cycle(
         store, stages.FinishRequest(channel="c", execution_id="intruder", generation=1, status="FAILED")
     )
-    with pytest.raises(CycleInProgressError):
-        stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e3"))
+    assert (
+        stages.begin_cycle(store, stages.BeginRequest(channel="c", execution_id="e3"))["outcome"] == "queued"
+    )
 
 
 def test_source_is_not_acquired_again_before_its_schedule(store, tmp_path):

@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     loc.add_argument(
         "--keep", action="store_true", help="leave MiniStack running (prints the endpoint to use)"
     )
-    loc.add_argument("--cycles", type=int, default=2, help="scheduled cycles to wait for (default 2)")
+    loc.add_argument(
+        "--cycles", type=int, default=1, help="scheduled cycles of each channel to wait for (default 1)"
+    )
     loc.add_argument(
         "--all-schedules",
         action="store_true",

@@ -9,6 +9,7 @@ from typing import Any
 from hepde.datablock.dynamo import TABLE_KEY_SCHEMA
 from hepde.naming import BUCKET_OUTPUT, SNAPSHOT_PREFIX
 from hepde.runtime.asl import CYCLE_TIMEOUT, TASK_TIMEOUT
+from hepde.runtime.stages import EXPRESS_MAX_SECONDS
 from hepde_tools.deploy.template import DeployContext, Template
 
 STAGES = ("cycle", "source", "transform", "decide", "publish")
@@ -282,7 +283,12 @@ def contribute(ctx: DeployContext, t: Template) -> None:
                 "DE_TABLE_NAME": ref("DataBlockTable"),
                 "DE_BUCKET_NAME": ref("ProductsBucket"),
                 "DE_RETENTION_DAYS": ref("RetentionDays"),
-                "DE_CYCLE_LOCK_SECONDS": str(CYCLE_TIMEOUT),
+                # the cycle lease lasts as long as the channel's execution can run (docs/adr/0014)
+                "DE_CYCLE_LOCK_SECONDS": str(int(EXPRESS_MAX_SECONDS)),
+                "DE_STANDARD_LOCK_SECONDS": str(CYCLE_TIMEOUT),
+                "DE_STANDARD_CHANNELS": ",".join(
+                    sorted(ch.name for ch in ctx.channels if ctx.workflow_of(ch.name) == "STANDARD")
+                ),
                 "DE_STAGE": ref("Stage"),
                 "DE_STACK": ref("AWS::StackName"),
                 "DE_BRIDGE_ACTIONS_QUEUE_URL": ref("BridgeActionsQueue"),

@@ -188,22 +188,56 @@ class LocalReport:
     build_seconds: float = 0.0
     deploy_seconds: float = 0.0
     first_scheduled_start_seconds: float | None = None  # deploy finished → first scheduled execution started
+    #: per awaited channel: its executions (name, status, outcome, seconds, error)
     executions: list[dict[str, Any]] = field(default_factory=list)
-    source_schedule_invocations: int = 0
+    #: per source with its own schedule: acquisitions its rule made (from the source function's log)
+    source_schedule_runs: dict[str, int] = field(default_factory=dict)
     resources: int = 0
     enabled_rules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> list[dict[str, Any]]:
-        return [e for e in self.executions if e["status"] == "SUCCEEDED"]
+        """Executions that ran a cycle to the end (started, then SUCCEEDED or HELD)."""
+        return [e for e in self.executions if e["status"] == "SUCCEEDED" and e.get("outcome") == "started"]
+
+    @property
+    def skipped(self) -> list[dict[str, Any]]:
+        """Ticks that arrived while a cycle ran and coalesced into it: reported, never a failure."""
+        return [e for e in self.executions if e["status"] == "SUCCEEDED" and e.get("outcome") == "coalesced"]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [e for e in self.executions if e["status"] not in ("SUCCEEDED", "RUNNING")]
+
+    @property
+    def source_schedule_invocations(self) -> int:
+        return sum(self.source_schedule_runs.values())
+
+    def channels_done(self, cycles: int) -> bool:
+        return all(len([e for e in self.succeeded if e["channel"] == ch]) >= cycles for ch in self.channels)
 
     @property
     def ok(self) -> bool:
-        return bool(self.succeeded) and self.source_schedule_invocations > 0 and not self.problems
+        return (
+            self.channels_done(1)
+            and all(n > 0 for n in self.source_schedule_runs.values())
+            and not self.failed
+            and not self.problems
+        )
 
     def render_json(self) -> str:
-        return json.dumps({**asdict(self), "ok": self.ok}, indent=2, default=str)
+        return json.dumps(
+            {
+                **asdict(self),
+                "source_schedule_invocations": self.source_schedule_invocations,
+                "skipped_ticks": len(self.skipped),
+                "ok": self.ok,
+            },
+            indent=2,
+            default=str,
+        )
 
     def render(self) -> str:
         lines = [
@@ -219,44 +253,74 @@ class LocalReport:
                 f"  first scheduled cycle started {self.first_scheduled_start_seconds:.1f} s after the deploy"
             )
         for e in self.executions:
+            if e.get("outcome") == "coalesced":
+                continue
             dur = f"{e['seconds']:.2f} s" if e.get("seconds") is not None else "-"
-            lines.append(f"  cycle {e['name']}: {e['status']} in {dur} {e.get('error') or ''}".rstrip())
-        lines.append(
-            f"  source function invocations from the sources' own schedules: {self.source_schedule_invocations}"
-        )
+            lines.append(
+                f"  cycle {e['channel']} {e['name']}: {e['status']} in {dur} {e.get('error') or ''}".rstrip()
+            )
+        lines.append(f"  skipped ticks (a cycle was running; coalesced, not failures): {len(self.skipped)}")
+        for key, n in sorted(self.source_schedule_runs.items()):
+            lines.append(f"  source {key}: {n} acquisition(s) by its own schedule")
         lines += [f"  problem: {p}" for p in self.problems]
         lines.append("OK: deployed, and the EventBridge schedules ran the channel" if self.ok else "NOT OK")
         return "\n".join(lines)
 
 
-def _executions(sfn: Any, arn: str) -> list[dict[str, Any]]:
+def _executions(sfn: Any, arn: str, channel: str, known: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The state machine's executions; finished ones are described once (``known`` caches them)."""
     out = []
     for e in sfn.list_executions(stateMachineArn=arn, maxResults=100).get("executions", []):
+        cached = known.get(e["executionArn"])
+        if cached is not None:
+            out.append(cached)
+            continue
         d = sfn.describe_execution(executionArn=e["executionArn"])
         start, stop = d.get("startDate"), d.get("stopDate")
-        out.append(
-            {
-                "name": e["name"],
-                "status": d["status"],
-                "start": start.timestamp() if start else None,
-                "seconds": (stop - start).total_seconds() if start and stop else None,
-                "error": d.get("error"),
-            }
-        )
-    return sorted(out, key=lambda e: e["start"] or 0)
+        outcome = None
+        try:
+            outcome = (json.loads(d.get("output") or "{}").get("cycle") or {}).get("outcome")
+        except (ValueError, AttributeError):
+            outcome = None
+        item = {
+            "channel": channel,
+            "name": e["name"],
+            "status": d["status"],
+            "outcome": outcome,
+            "start": start.timestamp() if start else None,
+            "seconds": (stop - start).total_seconds() if start and stop else None,
+            "error": d.get("error"),
+        }
+        if d["status"] != "RUNNING":
+            known[e["executionArn"]] = item
+        out.append(item)
+    return out
 
 
-def _report_lines(logs: Any, group: str) -> int:
-    count = 0
+def _schedule_runs(logs: Any, group: str, keys: list[str]) -> dict[str, int]:
+    from hepde import naming
+
+    """Acquisitions by the sources' own rules: the source function's ``source done`` log lines whose
+    correlation id is ``schedule`` (the rule's input; a cycle's carry the execution's ARN)."""
+    counts = dict.fromkeys(keys, 0)
     try:
         streams = logs.describe_log_streams(logGroupName=group).get("logStreams", [])
     except Exception:  # noqa: BLE001 - no group yet: no invocations
-        return 0
+        return counts
     for s in streams:
         for ev in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"]).get("events", []):
-            if ev["message"].startswith("REPORT RequestId"):
-                count += 1
-    return count
+            try:
+                line = json.loads(ev["message"])
+            except ValueError:
+                continue
+            if (
+                isinstance(line, dict)
+                and line.get("message") == "source done"
+                and line.get("correlation_id") == "schedule"
+                and naming.safe(str(line.get("module_key"))) in counts
+            ):
+                counts[naming.safe(str(line["module_key"]))] += 1
+    return counts
 
 
 def deploy_and_run(
@@ -269,7 +333,7 @@ def deploy_and_run(
     timeout: float = 240.0,
     keep: bool = False,
     workdir: Path | None = None,
-    cycles: int = 2,
+    cycles: int = 1,
     all_schedules: bool = False,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> LocalReport:
@@ -330,8 +394,8 @@ def deploy_and_run(
             what="sam deploy",
         )
         report.deploy_seconds = time.perf_counter() - t0
+        events = cloud.client("events")
         if not all_schedules:
-            events = cloud.client("events")
             rules = [naming.channel_schedule_rule(channel.name, stack)]
             rules += [naming.source_schedule_rule(key, stack) for key in channel.config.sources]
             existing = {r["Name"] for r in events.list_rules(NamePrefix=f"{stack}-").get("Rules", [])}
@@ -341,40 +405,63 @@ def deploy_and_run(
             report.enabled_rules = [r for r in rules if r in existing]
         deployed_at = time.time()
         cfn = cloud.client("cloudformation")
-        report.resources = len(cfn.list_stack_resources(StackName=stack).get("StackResourceSummaries", []))
+        report.resources = sum(
+            len(page.get("StackResourceSummaries", []))
+            for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+        )
         sfn, logs = cloud.client("stepfunctions"), cloud.client("logs")
-        wanted = naming.state_machine_name(channel.name, stack)
-        arns = [
-            m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == wanted
-        ]
-        if not arns:
-            raise LocalDeployError(f"the deploy created no state machine '{wanted}'")
-        progress(f"waiting (up to {timeout:.0f} s) for {cycles} scheduled cycle(s) of '{channel.name}' ...")
+        prefix = naming.state_machine_name("", stack)
+        machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+        if all_schedules:
+            arns = {
+                name.removeprefix(prefix): arn for name, arn in machines.items() if name.startswith(prefix)
+            }
+            rules = events.list_rules(NamePrefix=naming.source_schedule_rule("", stack)).get("Rules", [])
+            source_keys = sorted(
+                r["Name"].removeprefix(naming.source_schedule_rule("", stack)) for r in rules
+            )
+        else:
+            wanted = naming.state_machine_name(channel.name, stack)
+            if wanted not in machines:
+                raise LocalDeployError(f"the deploy created no state machine '{wanted}'")
+            arns = {channel.name: machines[wanted]}
+            source_keys = sorted(
+                naming.safe(k)
+                for k in channel.config.sources
+                if naming.source_schedule_rule(k, stack) in report.enabled_rules
+            )
+        awaited = sorted(arns)
+        report.channels = awaited
+        progress(
+            f"waiting (up to {timeout:.0f} s) for {cycles} scheduled cycle(s) of {', '.join(awaited)}"
+            + (f" and a scheduled acquisition of {', '.join(source_keys)}" if source_keys else "")
+            + " ..."
+        )
+        known: dict[str, dict[str, Any]] = {}
         deadline = time.time() + timeout
-        while time.time() < deadline:
-            report.executions = _executions(sfn, arns[0])
-            running = [e for e in report.executions if e["status"] == "RUNNING"]
-            # refused starts (a cycle still running) end at once: wait for successes, or for nothing running
-            if len(report.succeeded) >= cycles or (
-                report.executions and not running and len(report.executions) >= cycles
-            ):
+        while True:
+            report.executions = sorted(
+                (e for name, arn in arns.items() for e in _executions(sfn, arn, name, known)),
+                key=lambda e: e["start"] or 0,
+            )
+            report.source_schedule_runs = _schedule_runs(logs, naming.log_group("source", stack), source_keys)
+            if report.channels_done(cycles) and all(n > 0 for n in report.source_schedule_runs.values()):
                 break
-            time.sleep(2)
+            if report.failed or time.time() > deadline:
+                break
+            time.sleep(3)
         if report.executions and report.executions[0]["start"]:
             report.first_scheduled_start_seconds = report.executions[0]["start"] - deployed_at
-        n_sources = len(channel.config.sources)
-        from_cycles = n_sources * len([e for e in report.executions if e["status"] != "RUNNING"])
-        time.sleep(1)  # let the last invocations' logs land
-        report.source_schedule_invocations = max(
-            0, _report_lines(logs, naming.log_group("source", stack)) - from_cycles
-        )
-        if not report.succeeded:
-            report.problems.append(f"no scheduled cycle of '{channel.name}' succeeded within {timeout:.0f} s")
-        for e in report.executions:
-            if e["status"] not in ("SUCCEEDED", "RUNNING"):
-                report.problems.append(
-                    f"cycle {e['name']} ended {e['status']} {e.get('error') or ''}".rstrip()
-                )
+        for name in awaited:
+            if not [e for e in report.succeeded if e["channel"] == name]:
+                report.problems.append(f"no scheduled cycle of '{name}' succeeded within {timeout:.0f} s")
+        for key, n in report.source_schedule_runs.items():
+            if n == 0:
+                report.problems.append(f"source {key}'s own schedule acquired nothing within {timeout:.0f} s")
+        for e in report.failed:
+            report.problems.append(
+                f"cycle {e['channel']} {e['name']} ended {e['status']} {e.get('error') or ''}".rstrip()
+            )
         return report
     finally:
         if keep:

@@ -30,6 +30,7 @@ PARTS: tuple[str, ...] = (
     "hepde_tools.deploy.channels_part",
     "hepde_tools.deploy.observability_part",
     "hepde_tools.deploy.api_part",
+    "hepde_tools.deploy.triggers_part",
 )
 
 #: state-machine type of every channel unless overridden per channel (see docs/adr, Standard vs Express)

@@ -288,6 +288,65 @@ class EmbeddedAWS:
 
         return store()
 
+    # -- event-driven cycles (the template's triggers part, in moto) -------------------------------
+    def enable_triggers(self, channels: list[Any]) -> str:
+        """Wire what the template's triggers part deploys: the bucket's events to EventBridge, the two
+        rules into one SQS queue, the queue into the trigger function (real handler), which starts the
+        channels' state machines.  Returns the queue's URL."""
+        from hepde.naming import SNAPSHOT_PREFIX, function_name
+        from hepde.runtime import triggers
+
+        self._set_env(
+            **{
+                triggers.ROUTES_ENV: triggers.Routes.from_channels(channels).to_env(),
+                triggers.ARN_PREFIX_ENV: f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:",
+                triggers.EVENT_BUS_ENV: "default",
+                "DE_STACK": "hepde",
+            }
+        )
+        sqs, events, lam = self.client("sqs"), self.client("events"), self.client("lambda")
+        url = sqs.create_queue(QueueName="hepde-trigger")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        patterns = {
+            "hepde-snapshot-uploaded": {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {
+                    "bucket": {"name": [self.bucket_name]},
+                    "object": {"key": [{"prefix": f"{SNAPSHOT_PREFIX}/"}]},
+                },
+            },
+            "hepde-source-products": {
+                "source": [triggers.EVENT_SOURCE],
+                "detail-type": [triggers.SOURCE_PRODUCTS_WRITTEN],
+            },
+        }
+        for name, pattern in patterns.items():
+            events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+            events.put_targets(Rule=name, Targets=[{"Id": "trigger-queue", "Arn": queue_arn}])
+        self.client("s3").put_bucket_notification_configuration(
+            Bucket=self.bucket_name,
+            NotificationConfiguration={"EventBridgeConfiguration": {}},
+        )
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.write(self.runner.functions / "trigger" / "app.py", "app.py")
+        name = function_name("trigger")
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=self.role_arn,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": buf.getvalue()},
+            Timeout=60,
+            MemorySize=256,
+        )
+        self.runner.register(name, "trigger")
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=name, BatchSize=10)
+        return url
+
     # -- channels ------------------------------------------------------------------------------
     def deploy_channel(self, name: str, definition: dict[str, Any]) -> str:
         """Create (or update) the channel's state machine from its generated ASL; return its ARN."""

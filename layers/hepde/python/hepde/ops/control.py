@@ -40,14 +40,49 @@ def running(ctx: OpsContext, channel: str, now: float | None = None) -> list[dic
     return []
 
 
+def lease(ctx: OpsContext, channel: str, now: float | None = None) -> dict[str, Any]:
+    """The channel's cycle lease as ``de channel unlock`` shows it before breaking it."""
+    import time
+
+    from hepde.runtime.stages import cycle_lease, queue_lease
+
+    ctx.executions.arn(channel)
+    now = time.time() if now is None else now
+    held = ctx.store.get_lease(cycle_lease(channel))
+    waiting = ctx.store.get_lease(queue_lease(channel))
+    return {
+        "channel": channel,
+        "lease": held,
+        "active": bool(held and float(held.get("expires_at", 0)) > now),
+        "waiting": waiting.get("owner") if waiting and float(waiting.get("expires_at", 0)) > now else None,
+    }
+
+
+def unlock(ctx: OpsContext, channel: str) -> dict[str, Any]:
+    """Break the channel's cycle lease (and its waiting slot): the next start runs a cycle at once.
+
+    For a lease left by an execution that was aborted: a lease expires by itself when its execution is
+    certainly over (Express: 300 s after it started).  Breaking the lease of a cycle that still runs lets a
+    second cycle overlap it: the operator confirms first (``--yes``).
+    """
+    from hepde.runtime.stages import break_lease
+
+    before = lease(ctx, channel)
+    broken = break_lease(ctx.store, channel)
+    return {"channel": channel, "action": "unlock", "broken": broken, "was_active": before["active"]}
+
+
 def run_now(ctx: OpsContext, channel: str, trigger: str = "de channel run-now") -> dict[str, Any]:
-    """Start a cycle now (schedule on or off).  If one is running, the new cycle is refused by the
-    channel's cycle lease and its execution fails with ``CycleInProgressError``."""
+    """Start a cycle now (schedule on or off).  If one is running, the new start waits for it (the
+    channel's one waiting slot) or, when another start already waits, coalesces into it and ends
+    SUCCEEDED without a cycle of its own (:func:`hepde.runtime.stages.begin_cycle`)."""
     started = ctx.executions.start(channel, trigger)
     return {"channel": channel, "action": "run-now", **started}
 
 
 FINAL = ("SUCCEEDED", "FAILED", "HELD")
+#: the execution ended without a cycle: another cycle was running and a start already waited for it
+COALESCED = "COALESCED"
 
 
 def wait(
@@ -101,7 +136,9 @@ def wait(
             }
         if execution_status not in (None, "RUNNING") and (record is None or execution_status != "SUCCEEDED"):
             return {
-                "status": execution_status,
+                "status": COALESCED
+                if execution_status == "SUCCEEDED" and record is None
+                else execution_status,
                 "execution_status": execution_status,
                 "cycle": record.generation if record else None,
                 "error": desc.get("error"),

@@ -44,6 +44,8 @@ HOLD_STATE = "HoldCycleByTransform"
 HOLD_CATCH = {"ErrorEquals": ["HoldCycleError"], "ResultPath": "$.error", "Next": HOLD_STATE}
 TASK_TIMEOUT = 300
 CYCLE_TIMEOUT = 900
+#: how often a queued start asks again whether the running cycle has finished
+QUEUE_POLL_SECONDS = 2
 
 
 def _task(
@@ -108,21 +110,31 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
         {
             **_base_payload(ch),
             "action": "begin",
-            "lock_seconds": CYCLE_TIMEOUT,
+            "execution_started_at.$": "$$.Execution.StartTime",
             "execution_input.$": "$$.Execution.Input",
         },
-        next_state="AcquireSources" if config.sources else "Snapshot",
-        result_selector={"generation.$": "$.Payload.generation"},
+        next_state="CycleStarted?",
+        result_selector={"generation.$": "$.Payload.generation", "outcome.$": "$.Payload.outcome"},
         result_path="$.cycle",
         catch_to=None,
     )
-    states["BeginCycle"]["Catch"] = [
-        {"ErrorEquals": ["CycleInProgressError"], "ResultPath": "$.error", "Next": "CycleRefused"}
-    ]
-    states["CycleRefused"] = {
-        "Type": "Fail",
-        "Error": "CycleInProgressError",
-        "Cause": f"another cycle of channel '{ch}' is running",
+    # a start while a cycle runs is not a failure: one waits (queued) and starts after it, others coalesce
+    states["CycleStarted?"] = {
+        "Type": "Choice",
+        "Choices": [
+            {
+                "Variable": "$.cycle.outcome",
+                "StringEquals": "started",
+                "Next": "AcquireSources" if config.sources else "Snapshot",
+            },
+            {"Variable": "$.cycle.outcome", "StringEquals": "queued", "Next": "WaitForRunningCycle"},
+        ],
+        "Default": "CycleCoalesced",
+    }
+    states["WaitForRunningCycle"] = {"Type": "Wait", "Seconds": QUEUE_POLL_SECONDS, "Next": "BeginCycle"}
+    states["CycleCoalesced"] = {
+        "Type": "Succeed",
+        "Comment": f"another cycle of channel '{ch}' was running and one start already waited for it",
     }
 
     if config.sources:
@@ -131,7 +143,13 @@ def generate(config: ChannelConfig, graph: ChannelGraph) -> dict[str, Any]:
             name = source_state_name(key)
             task = _task(
                 "SourceFunctionArn",
-                {**_base_payload(ch), **gen, "entry": entry.to_json(), "mode": "if_due"},
+                {
+                    **_base_payload(ch),
+                    **gen,
+                    "entry": entry.to_json(),
+                    "mode": "if_due",
+                    "execution_input.$": "$$.Execution.Input",
+                },
                 next_state=None,
                 catch_to=None,
             )

@@ -75,6 +75,13 @@ def record_cycle_result(channel: str, result: dict[str, Any]) -> None:
     metrics.add_metric(name="CyclesHeld", unit=MetricUnit.Count, value=1 if status == "HELD" else 0)
 
 
+def record_begin_result(channel: str, result: dict[str, Any]) -> None:
+    """A start that found a cycle running and coalesced into it: counted, never a failure."""
+    if result.get("outcome") == "coalesced":
+        metrics.add_dimension(name="channel", value=channel)
+        metrics.add_metric(name="CyclesCoalesced", unit=MetricUnit.Count, value=1)
+
+
 def record_source_result(result: dict[str, Any]) -> None:
     """Source metric: acquisitions per source key (none for a whole product lifetime = stale).
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 import traceback
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,7 +35,6 @@ from hepde.datablock.api import (
 )
 from hepde.datablock.view import DataBlockView
 from hepde.errors import (
-    CycleInProgressError,
     DEError,
     HoldCycleError,
     LogicEngineFailedError,
@@ -88,6 +87,37 @@ def cycle_lease(channel: str) -> str:
     return f"cycle:{channel}"
 
 
+def queue_lease(channel: str) -> str:
+    """The one waiting slot of a channel: a start while a cycle runs takes it and waits, or coalesces."""
+    return f"cycle-queue:{channel}"
+
+
+#: an Express execution's hard cap (AWS ends it after 5 minutes): the cycle lease of an Express channel
+EXPRESS_MAX_SECONDS = 300.0
+#: how long a queued start may wait for the running cycle, as a share of its own execution's cap
+QUEUE_WAIT_SHARE = 0.5
+
+BeginOutcome = Literal["started", "queued", "coalesced"]
+
+
+def execution_start(value: Any) -> float | None:
+    """``$$.Execution.StartTime`` (ISO 8601, e.g. ``2026-12-02T20:15:34.123Z``) as Unix seconds; None if absent
+    or unreadable (the lease then runs from the stage's own clock)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str) or not value:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -96,7 +126,11 @@ class _Request(BaseModel):
 
 
 class BeginRequest(_Request):
-    lock_seconds: float = 900.0
+    #: the longest this execution can run (Express: 300 s; Standard: the state machine's timeout); the
+    #: cycle lease expires that long after the execution started, so it never outlives the execution
+    lock_seconds: float = EXPRESS_MAX_SECONDS
+    #: ``$$.Execution.StartTime``: the lease is measured from it, not from when BeginCycle ran
+    execution_started_at: Any = None
     trigger: str = "schedule"
     #: the execution's input (``$$.Execution.Input``): ``{"trigger": ...}`` from `de run`, run-now or replay
     execution_input: dict[str, Any] | None = None
@@ -111,6 +145,13 @@ class SourceRequest(_Request):
     generation: int = 0
     entry: dict[str, Any]
     mode: str = "if_due"  # if_due | force
+    #: the execution's input: a cycle started by a new snapshot lists the sources to re-read now
+    #: (``{"refresh": [key, ...]}``, :mod:`hepde.runtime.triggers`), due or not
+    execution_input: dict[str, Any] | None = None
+
+    def refresh(self, key: str) -> bool:
+        wanted = (self.execution_input or {}).get("refresh")
+        return isinstance(wanted, list) and key in wanted
 
 
 class SnapshotRequest(_Request):
@@ -181,15 +222,44 @@ def _cycle_view(store: DataBlockStore, channel: str, generation: int) -> DataBlo
 
 # ------------------------------------------------------------------------------------------
 def begin_cycle(store: DataBlockStore, req: BeginRequest, now: float | None = None) -> dict[str, Any]:
-    """Take the channel's cycle lease and open cycle N; a running cycle makes this one refused."""
+    """Take the channel's cycle lease and open cycle N.  A start while a cycle runs is never a failure:
+
+    * ``started``: the lease was free (or expired): cycle N is open;
+    * ``queued``: another cycle runs and the channel's one waiting slot was free (or already ours):
+      the state machine waits and calls this again, so demand that arrived during a cycle gets a
+      cycle on inputs at least that new;
+    * ``coalesced``: a cycle runs and another start already waits: this start adds nothing and ends.
+
+    Both leases expire when this execution is certainly over (its start + ``lock_seconds``), so an
+    aborted execution blocks its channel no longer than it could have run.  A queued start that has
+    waited for more than :data:`QUEUE_WAIT_SHARE` of its cap gives up (``coalesced``): the channel's
+    schedule is the floor.
+    """
     now = time.time() if now is None else now
-    holder = store.acquire_lease(cycle_lease(req.channel), req.execution_id, req.lock_seconds, now=now)
+    started_at = execution_start(req.execution_started_at)
+    started_at = now if started_at is None or started_at > now else started_at
+    remaining = started_at + req.lock_seconds - now
+    if remaining <= 0:
+        return {"outcome": "coalesced", "generation": 0, "reason": "the execution is past its lease"}
+    holder = store.acquire_lease(cycle_lease(req.channel), req.execution_id, remaining, now=now)
     if holder is not None:
-        raise CycleInProgressError(
-            f"channel '{req.channel}' is already running a cycle (execution {holder.get('owner')}, "
-            f"lease until {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(float(holder.get('expires_at', 0))))} UTC); "
-            "cycles of one channel never interleave"
-        )
+        waited = now - started_at
+        if waited > req.lock_seconds * QUEUE_WAIT_SHARE:
+            store.release_lease(queue_lease(req.channel), req.execution_id)
+            return {
+                "outcome": "coalesced",
+                "generation": 0,
+                "running": holder.get("owner"),
+                "reason": f"waited {waited:.0f} s for the running cycle",
+            }
+        queued = store.acquire_lease(queue_lease(req.channel), req.execution_id, remaining, now=now)
+        return {
+            "outcome": "queued" if queued is None else "coalesced",
+            "generation": 0,
+            "running": holder.get("owner"),
+            "lease_until": float(holder.get("expires_at", 0)),
+        }
+    store.release_lease(queue_lease(req.channel), req.execution_id)
     generation = store.next_generation(channel_namespace(req.channel))
     write_cycle(
         store,
@@ -202,7 +272,23 @@ def begin_cycle(store: DataBlockStore, req: BeginRequest, now: float | None = No
             started_at=now,
         ),
     )
-    return {"generation": generation, "started_at": now}
+    return {"outcome": "started", "generation": generation, "started_at": now}
+
+
+def break_lease(store: DataBlockStore, channel: str) -> dict[str, Any] | None:
+    """``de channel unlock``: release the channel's cycle lease (and its waiting slot) whoever holds it.
+
+    Returns the lease that was broken (``owner``, ``expires_at``) or None if there was none.  The
+    release is conditional on the owner read just before, so a cycle that took the lease in between
+    keeps it.
+    """
+    broken = None
+    for name in (cycle_lease(channel), queue_lease(channel)):
+        lease = store.get_lease(name)
+        if lease and lease.get("owner"):
+            if store.release_lease(name, str(lease["owner"])) and name == cycle_lease(channel):
+                broken = lease
+    return broken
 
 
 def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None = None) -> dict[str, Any]:
@@ -216,7 +302,7 @@ def acquire_source(store: DataBlockStore, req: SourceRequest, now: float | None 
     entry = ModuleEntry.from_json(req.entry)
     ns = source_namespace(entry.key)
     latest = store.latest_generation(ns)
-    if req.mode == "if_due" and latest is not None:
+    if req.mode == "if_due" and latest is not None and not req.refresh(entry.key):
         infos = store.list_generation(ns, latest)
         created = min((i.header.create_time for i in infos), default=0.0)
         same_config = all(i.header.creator == _creator(entry) for i in infos)
