@@ -14,6 +14,8 @@ local targets = [
     name: 'fermigrid',
     kind: 'htcondor_ce',  // grid_resource = condor <ce> <ce>:9619
     ce: 'fermigridce01.fnal.gov',
+    // the site's pilot (the project ships none): on the bridge schedd's executable allow-list
+    executable: '/usr/local/libexec/glidein_startup.sh',
     cores_per_pilot: 8,
     memory_per_pilot_mb: 16000,
     walltime_minutes: 2880,
@@ -26,6 +28,11 @@ local targets = [
     kind: 'batch',  // grid_resource = batch cobalt <user>@<login>, over SSH
     batch_system: 'cobalt',
     login: 'hepcloud@thetalogin.alcf.anl.gov',
+    executable: '/usr/local/libexec/glidein_startup.sh',  // pilots of the multicore/single_core routes
+    // MPI jobs run themselves under this launcher (hepde-mpi-launch); Lumberjack routes would export
+    // into lumberjack_spool_dir (see docs/hpc-modes.md)
+    mpi_launcher: 'aprun',
+    lumberjack_spool_dir: '/projects/HEPCloud_Theta/lumberjack',
     queue: 'default',
     project: 'HEPCloud_Theta',
     cores_per_node: 64,
@@ -42,7 +49,8 @@ local targets = [
 
 // Which jobs may go where: ClassAd expressions (classad2), tried in order; checked by `de validate`.
 local routes = [
-  { name: 'mpi', jobs: 'WantMPI =?= true', targets: ['theta'], mpi: true },
+  // MPI jobs are submitted themselves (executable, arguments, inputs, nodes) as one batch job each
+  { name: 'mpi', jobs: 'WantMPI =?= true', targets: ['theta'], mode: 'mpi' },
   { name: 'multicore', jobs: 'RequestCpus > 1 && RequestCpus <= 8', targets: ['fermigrid', 'theta'] },
   { name: 'single_core', jobs: 'RequestCpus == 1 && member(Owner, {"cms", "dune", "nova"})', targets: ['fermigrid', 'theta'] },
 ];
@@ -90,7 +98,7 @@ local routes = [
       parameters: {
         facts: {
           allow_direct_submission: 'True',
-          pilots_wanted: 'pilot_submissions.pilots.sum() > 0',
+          pilots_wanted: 'pilot_submissions.actions.sum() > 0',
         },
         rules: {
           submit_pilots: { expression: 'allow_direct_submission and pilots_wanted', actions: ['bridge_submit'] },

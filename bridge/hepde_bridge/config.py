@@ -14,7 +14,7 @@ ledger = "/var/lib/de-bridge/ledger.sqlite"
 [schedds.pilots]                     # logical name used by actions
 name = "schedd@bridge.fnal.gov"      # omit for the local schedd
 pool = "cm.fnal.gov"
-executables = ["/usr/libexec/hepde/pilot.sh"]
+executables = ["/usr/local/libexec/glidein_startup.sh", "/usr/libexec/hepde/hepde-mpi-launch"]
 submitter = "hepde@fnal.gov"         # the identity jobs are owned by (never root)
 token_directory = "/etc/de-bridge/tokens.d"   # its IDTOKEN (a path, not the token)
 
@@ -82,6 +82,9 @@ class ScheddConfig(_Model):
     universes: list[str] = Field(default_factory=lambda: ["grid"])
     #: add ``log = <dir>/<key>.log`` to submissions that have no log (empty: no log)
     job_log_dir: str = ""
+    #: Lumberjack: exports of this (user) schedd's jobs go to ``<export_dir>/<key>``; it must be
+    #: writable by the jobs' owners (the schedd writes the exported queue as them).  Empty: no exports
+    export_dir: str = Field(default="", pattern=r"^(/\S*)?$")
 
     @field_validator("executables")
     @classmethod

@@ -49,6 +49,9 @@ from hepde.actions import (
     ActionResult,
     ActOnPilots,
     AdvertiseAds,
+    AnyAction,
+    ExportJobs,
+    ImportResults,
     InvalidateAds,
     MalformedActionError,
     SubmitPilots,
@@ -71,13 +74,12 @@ from hepde.condor.adapter import (
 )
 from hepde.errors import DEError
 from hepde_bridge.health import Health, Metrics
+from hepde_bridge.hpc import HpcBridge, HpcImpossibleError
 from hepde_bridge.ledger import Entry, Ledger, LedgerError, digest
 from hepde_bridge.results import ResultSink, ResultsUnavailableError
 from hepde_bridge.snapshots import SnapshotPusher
 
 log = logging.getLogger("de-bridge")
-
-AnyAction = SubmitPilots | ActOnPilots | AdvertiseAds | InvalidateAds
 
 
 class ImpossibleActionError(DEError):
@@ -147,6 +149,14 @@ class Bridge:
         self.cloudwatch = cloudwatch
         self.cloudwatch_every = cloudwatch_every
         self._last_cloudwatch = self.clock()
+        #: the HPC modes: Lumberjack exports/imports, MPI user jobs taken over and mirrored
+        self.hpc = HpcBridge(
+            self.schedds,
+            {n: c.export_dir for n, c in config.schedds.items() if getattr(c, "export_dir", "")},
+            stamp=lambda desc, action: self.stamp(action, desc),
+            max_attempts=config.retry.max_attempts,
+            stopping=self.stop_event.is_set,
+        )
 
     # -- the loop ----------------------------------------------------------------------------
     def stop(self) -> None:
@@ -175,6 +185,7 @@ class Bridge:
         Returns how long the caller should wait before the next iteration (0: go on).
         """
         self.flush_unreported()
+        self.mirror_user_jobs()
         self.push_snapshots()
         self._housekeeping()
         try:
@@ -234,7 +245,7 @@ class Bridge:
             return self._dead_letter(message, str(exc), None)
         try:
             self._check_possible(action)
-        except ImpossibleActionError as exc:
+        except (ImpossibleActionError, HpcImpossibleError) as exc:
             return self._dead_letter(message, str(exc), action)
         dig = digest(action)
         entry = self.ledger.get(action.key)
@@ -276,7 +287,7 @@ class Bridge:
             return self._give_up(message, action, dig, entry, entry.last_error or "too many attempts")
         try:
             result = self._execute(action, entry)
-        except ImpossibleActionError as exc:
+        except (ImpossibleActionError, HpcImpossibleError) as exc:
             return self._dead_letter(message, str(exc), action)
         except CondorError as exc:
             self.ledger.note_error(action.key, str(exc))
@@ -318,7 +329,7 @@ class Bridge:
             "bridge": self.name,
             "at": self.clock(),
         }
-        if isinstance(action, SubmitPilots):
+        if isinstance(action, SubmitPilots | ExportJobs | ImportResults):
             base.update(schedd=action.schedd, target=action.target, route=action.route)
         elif isinstance(action, ActOnPilots):
             base.update(schedd=action.schedd)
@@ -349,6 +360,13 @@ class Bridge:
         """Too many attempts: settle what can be known, record, dead-letter with the reason."""
         status = FAILED
         detail = f"gave up after {entry.attempts - (1 if entry.attempts > self.config.retry.max_attempts else 0)} attempt(s): {error}"
+        if isinstance(action, ExportJobs) and entry.tried:
+            try:  # jobs are never left in an export whose pool nobody submitted
+                given = self.hpc.give_back_export(action)
+            except CondorError as exc:
+                status, detail = UNKNOWN, f"{detail}; the exported jobs could not be given back ({exc})"
+            else:
+                detail = f"{detail}; {given} exported job(s) given back to {action.schedd}"
         if isinstance(action, SubmitPilots) and entry.tried:
             try:  # one last look: the jobs of a submit whose reply was lost may exist
                 found = self._find(self.schedds[action.schedd], action.key, history=True)
@@ -360,6 +378,11 @@ class Bridge:
                     self.ledger.finish(action.key, action.kind, dig, result)
                     self._count(result)
                     return self._report_and_delete(message, result, result.status)
+                if action.user_job is not None:
+                    try:  # no batch job runs it: the user job goes back to its schedd
+                        self.hpc.give_back_user_job(action)
+                    except CondorError as exc:
+                        detail = f"{detail}; user job {action.user_job.ident} not given back yet ({exc})"
         result = self._result(action, status, detail, attempts=entry.attempts)
         self.ledger.finish(action.key, action.kind, dig, result)
         self._count(result)
@@ -478,6 +501,23 @@ class Bridge:
 
     # -- what may be done --------------------------------------------------------------------------
     def _check_possible(self, action: AnyAction) -> None:
+        if isinstance(action, ExportJobs | ImportResults):
+            self.hpc.check_possible(action)
+        if isinstance(action, ExportJobs):
+            conf = self.config.schedds[action.pool_schedd]
+            lower = {k.lower(): v for k, v in action.description.items()}
+            universe = lower.get("universe", "vanilla").strip().lower()
+            exe = lower.get("executable", "")
+            if universe not in conf.universes or exe not in conf.executables:
+                raise ImpossibleActionError(
+                    f"the pool's universe {universe!r} / executable {exe!r} is not allowed on schedd "
+                    f"{action.pool_schedd!r} (allowed: {conf.universes} / {conf.executables})"
+                )
+        if isinstance(action, SubmitPilots) and action.user_job is not None:
+            if action.user_job.schedd not in self.schedds:
+                raise ImpossibleActionError(
+                    f"unknown user schedd {action.user_job.schedd!r} (this bridge has: {sorted(self.schedds)})"
+                )
         if isinstance(action, SubmitPilots | ActOnPilots):
             if action.schedd not in self.schedds:
                 raise ImpossibleActionError(
@@ -520,6 +560,15 @@ class Bridge:
         self._created[action.key] = action.created_at
         if isinstance(action, SubmitPilots):
             return self._submit(action, entry)
+        if isinstance(action, ExportJobs | ImportResults):
+            if isinstance(action, ExportJobs):
+                outcome = self.hpc.export(action, entry.attempts, lambda: self.ledger.mark_tried(action.key))
+            else:
+                outcome = self.hpc.import_results(
+                    action, entry.tried, lambda: self.ledger.mark_tried(action.key)
+                )
+            status, detail, fields = outcome
+            return self._result(action, status, detail, attempts=entry.attempts, **fields)
         if isinstance(action, ActOnPilots):
             return self._act(action, entry)
         if isinstance(action, AdvertiseAds):
@@ -584,7 +633,12 @@ class Bridge:
             )
         if self.stop_event.is_set():
             raise CondorUnavailableError("bridge is stopping; the submit is left for the next start")
-        description = self.stamp(action)
+        if action.user_job is not None:
+            refused = self.hpc.take_over(action, lambda: self.ledger.mark_tried(action.key))
+            if refused is not None:
+                status, detail, fields = refused
+                return self._result(action, status, detail, attempts=entry.attempts, **fields)
+        description = self.hpc.stamp_user_job(action, self.stamp(action))
         self.ledger.mark_tried(action.key)
         outcome = schedd.submit(description, action.count)
         self.metrics.inc("jobs_submitted", outcome.procs)
@@ -606,16 +660,19 @@ class Bridge:
             attempts=entry.attempts,
         )
 
-    def stamp(self, action: SubmitPilots) -> dict[str, str]:
+    def stamp(
+        self, action: SubmitPilots | ExportJobs, description: dict[str, str] | None = None
+    ) -> dict[str, str]:
         """The submit description with the bridge's attributes (key, target, route, channel) and defaults."""
-        desc = dict(action.description)
+        desc = dict(action.description if description is None else description)
         desc[f"MY.{KEY_ATTR}"] = expr_literal(action.key)
         desc[f"MY.{CHANNEL_ATTR}"] = expr_literal(action.channel)
         if action.target:
             desc[f"MY.{TARGET_ATTR}"] = expr_literal(action.target)
         if action.route:
             desc[f"MY.{ROUTE_ATTR}"] = expr_literal(action.route)
-        log_dir = self.config.schedds[action.schedd].job_log_dir
+        submitter = action.pool_schedd if isinstance(action, ExportJobs) else action.schedd
+        log_dir = self.config.schedds[submitter].job_log_dir
         if log_dir and not any(k.lower() == "log" for k in desc):
             desc["log"] = f"{log_dir.rstrip('/')}/{action.key}.log"
         return desc
@@ -652,6 +709,17 @@ class Bridge:
             jobs=changed,
             attempts=entry.attempts,
         )
+
+    def mirror_user_jobs(self) -> int:
+        """MPI: copy the batch jobs' state onto the user jobs they run (every loop)."""
+        try:
+            changed = self.hpc.mirror()
+        except CondorError as exc:
+            log.warning("cannot mirror MPI user jobs now: %s", exc)
+            return 0
+        if changed:
+            self.metrics.inc("user_jobs_mirrored", changed)
+        return changed
 
     # -- snapshots, housekeeping, health --------------------------------------------------------------
     def push_snapshots(self) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from hepde_bridge.main import build_bridge
 from hepde_bridge.results import MemoryResults
 
 REGION = "us-east-1"
-PILOT = "/usr/libexec/hepde/pilot.sh"
+PILOT = "/usr/local/libexec/glidein_startup.sh"
 
 
 def submit_action(

@@ -40,9 +40,42 @@ def user_jobs() -> list[dict]:
     add(40, 1, Owner="cms", RequestCpus=1)  # single-core production
     add(10, 1, Owner="dune", RequestCpus=8, RequestMemory=16000)  # multi-core
     add(5, 2, Owner="cms", RequestCpus=1)  # already running
-    add(1, 1, Owner="lqcd", RequestCpus=64, WantMPI=True, RequestNodes=4)
-    add(1, 1, Owner="lqcd", RequestCpus=64, WantMPI=True, RequestNodes=2)
-    add(1, 1, Owner="lqcd", RequestCpus=64, WantMPI=True, RequestNodes=16)
+    add(
+        1,
+        1,
+        Owner="lqcd",
+        RequestCpus=64,
+        WantMPI=True,
+        RequestNodes=4,
+        Cmd="/home/lqcd/bin/su3_rhmd",
+        Args="-i params.in",
+        TransferInput="params.in",
+        Iwd="/home/lqcd/run",
+    )
+    add(
+        1,
+        1,
+        Owner="lqcd",
+        RequestCpus=64,
+        WantMPI=True,
+        RequestNodes=2,
+        Cmd="/home/lqcd/bin/su3_rhmd",
+        Args="-i params.in",
+        TransferInput="params.in",
+        Iwd="/home/lqcd/run",
+    )
+    add(
+        1,
+        1,
+        Owner="lqcd",
+        RequestCpus=64,
+        WantMPI=True,
+        RequestNodes=16,
+        Cmd="/home/lqcd/bin/su3_rhmd",
+        Args="-i params.in",
+        TransferInput="params.in",
+        Iwd="/home/lqcd/run",
+    )
     add(2, 1, Owner="test", RequestCpus=1)  # no route takes these
     return jobs
 

@@ -17,6 +17,7 @@ CE = {
     "kind": "htcondor_ce",
     "ce": "fermigridce01.fnal.gov",
     "cores_per_pilot": 8,
+    "executable": "/opt/site/glidein_startup.sh",
     "max_idle_pilots": 20,
     "max_pilots": 100,
     "max_submit_per_cycle": 50,
@@ -29,6 +30,7 @@ HPC = {
     "queue": "default",
     "project": "P",
     "cores_per_node": 64,
+    "executable": "/opt/site/glidein_startup.sh",
     "max_nodes_per_job": 16,
     "walltime_minutes": 60,
     "mpi_capable": True,
@@ -119,8 +121,16 @@ def test_never_beyond_the_allocation_hours_left():
 
 def test_mpi_jobs_become_one_multi_node_batch_job_each():
     mpi_jobs = [
-        {"ClusterId": 9, "ProcId": 0, "JobStatus": 1, "RequestCpus": 64, "WantMPI": True, "RequestNodes": n}
-        for n in (8, 4, 32)
+        {
+            "ClusterId": 9,
+            "ProcId": p,
+            "JobStatus": 1,
+            "RequestCpus": 64,
+            "WantMPI": True,
+            "RequestNodes": n,
+            "Cmd": "/home/lqcd/bin/milc",
+        }
+        for p, n in enumerate((8, 4, 32))
     ]
     subs, demand = plan({"targets": [HPC], "routes": [MPI]}, block(mpi_jobs))
     assert pilots_by(subs) == {("mpi", "theta", 8): 1, ("mpi", "theta", 4): 1}
@@ -253,3 +263,165 @@ def test_unrouted_jobs_are_reported():
     )
     row = demand.set_index("route").loc["(unrouted)"]
     assert row["idle_jobs"] == 2 and row["why_unserved"] == "no route's expression matches"
+
+
+# -- MPI jobs submitted themselves, Lumberjack exports and imports ----------------------------------------
+MPI_JOB = {
+    "ClusterId": 21,
+    "ProcId": 0,
+    "JobStatus": 1,
+    "RequestCpus": 64,
+    "WantMPI": True,
+    "RequestNodes": 4,
+    "QDate": 1_799_000_000,
+    "ScheddName": "schedd@users.example",
+    "Cmd": "/home/lqcd/bin/su3_rhmd",
+    "Arguments": "-i params.in 'a b'",
+    "TransferInput": "params.in,/data/lat.cfg",
+    "Iwd": "/home/lqcd/run",
+}
+LJ_HPC = {**HPC, "lumberjack_spool_dir": "/projects/P/lj", "nodes_per_pilot": 2, "mpi_launcher": "aprun"}
+LJ = {"name": "lj", "jobs": "Lumberjack =?= true", "targets": ["theta"], "mode": "lumberjack"}
+
+
+def test_an_mpi_job_is_submitted_itself_with_its_executable_arguments_inputs_and_geometry():
+    params = {
+        "targets": [{**HPC, "mpi_launcher": "mpiexec"}],
+        "routes": [MPI],
+        "user_schedds": {"schedd@users.example": "users"},
+    }
+    subs, _ = plan(params, block([MPI_JOB]))
+    (row,) = subs[subs["pilots"] > 0].to_dict(orient="records")
+    desc = json.loads(row["submit"])
+    assert desc["executable"] == "/usr/libexec/hepde/hepde-mpi-launch"
+    assert desc["arguments"] == "\"mpiexec 4 64 su3_rhmd -i params.in 'a b'\""
+    assert desc["transfer_input_files"] == "/home/lqcd/bin/su3_rhmd,/home/lqcd/run/params.in,/data/lat.cfg"
+    assert (desc["+HostNumber"], desc["+NodeNumber"], desc["batch_runtime"]) == ("4", "256", "3600")
+    assert (row["action"], row["user_schedd"], json.loads(row["jobs"])) == ("submit", "users", ["21.0"])
+    # the key is the user job's, not the cycle's: a later cycle would send the same one
+    again, _ = plan(params, block([MPI_JOB], taken_at=NOW + 600))
+    assert again[again["pilots"] > 0]["key"].tolist() == [row["key"]]
+
+
+def test_jobs_held_by_an_external_manager_or_named_by_an_action_in_flight_are_not_demand():
+    taken = {**MPI_JOB, "Managed": "External"}
+    other = {**MPI_JOB, "ProcId": 1}
+    in_flight = {
+        "key": "de-mpi-000000001",
+        "kind": "submit",
+        "target": "theta",
+        "route": "mpi",
+        "count": 1,
+        "nodes": 4,
+        "send_status": "sent",
+        "result_status": None,
+        "result_at": None,
+        "expires_at": NOW + 900,
+        "job_ids": json.dumps(["21.1"]),
+    }
+    subs, demand = plan({"targets": [HPC], "routes": [MPI]}, block([taken, other], actions=[in_flight]))
+    assert subs["pilots"].sum() == 0
+    assert demand.set_index("route").loc["mpi", "idle_jobs"] == 0
+    # the one in flight still counts against the allocation and the queue limits
+    subs, _ = plan(
+        {"targets": [{**HPC, "max_queued_jobs": 1}], "routes": [MPI]},
+        block([{**MPI_JOB, "ProcId": 2}], actions=[in_flight]),
+    )
+    assert subs["pilots"].sum() == 0 and "max_queued_jobs" in subs.iloc[0]["limited_by"]
+
+
+def test_lumberjack_groups_idle_jobs_into_exports_of_one_batch_job_each():
+    user = [
+        {
+            "ClusterId": 30,
+            "ProcId": i,
+            "JobStatus": 1,
+            "RequestCpus": 16,
+            "Lumberjack": True,
+            "ScheddName": "schedd@users.example",
+        }
+        for i in range(10)
+    ]
+    subs, demand = plan({"targets": [LJ_HPC], "routes": [LJ]}, block(user))
+    rows = subs[subs["action"] == "export"].to_dict(orient="records")
+    # 2 nodes x 64 cores = 128 cores: 8 jobs of 16 cores, then the other 2
+    assert [len(json.loads(r["jobs"])) for r in rows] == [8, 2]
+    assert sorted(j for r in rows for j in json.loads(r["jobs"])) == sorted(f"30.{i}" for i in range(10))
+    assert all(r["pilots"] == 1 and r["nodes"] == 2 and r["spool_dir"] == "/projects/P/lj" for r in rows)
+    desc = json.loads(rows[0]["submit"])
+    assert desc["executable"] == "/usr/libexec/hepde/hepde-lumberjack-pool"
+    assert desc["arguments"] == '"aprun 2 64"' and desc["+HostNumber"] == "2"
+    assert demand.set_index("route").loc["lj", "unserved_jobs"] == 0
+    # the limits bound the groups: one export this cycle, the rest wait
+    subs, demand = plan({"targets": [{**LJ_HPC, "max_submit_per_cycle": 1}], "routes": [LJ]}, block(user))
+    rows = subs[subs["action"] == "export"].to_dict(orient="records")
+    assert len(rows) == 1 and "max_submit_per_cycle" in rows[0]["limited_by"]
+    assert demand.set_index("route").loc["lj", "unserved_jobs"] == 2
+
+
+def test_an_export_whose_batch_job_ended_is_imported_once():
+    key = "de-export-00000001"
+    exported = [
+        {
+            "ClusterId": 30,
+            "ProcId": i,
+            "JobStatus": 1,
+            "Managed": "External",
+            "HepdeManagedBy": key,
+            "ScheddName": "schedd@users.example",
+        }
+        for i in range(3)
+    ]
+    done = {
+        "key": key,
+        "kind": "export",
+        "target": "theta",
+        "route": "lj",
+        "count": 1,
+        "nodes": 2,
+        "send_status": "sent",
+        "result_status": "done",
+        "result_at": NOW - 3600,
+        "expires_at": NOW - 3000,
+        "job_ids": json.dumps([f"30.{i}" for i in range(3)]),
+    }
+    params = {"targets": [LJ_HPC], "routes": [LJ]}
+    subs, _ = plan(params, block(exported, actions=[done]))
+    (row,) = subs[subs["action"] == "import"].to_dict(orient="records")
+    assert (row["export_key"], row["user_schedd"], row["actions"]) == (key, "users", 1)
+    # the batch job still in the pilot schedd's queue: nothing to import yet
+    pool_job = {
+        "ClusterId": 5,
+        "ProcId": 0,
+        "JobStatus": 2,
+        "HepdeTarget": "theta",
+        "HepdeActionKey": key,
+        "HepdeNodes": 2,
+    }
+    subs, _ = plan(params, block(exported, pilots=[pool_job], actions=[done]))
+    assert not (subs["action"] == "import").any()
+    # an import already sent is not sent again
+    sent = {**done, "key": row["key"], "kind": "import", "result_status": None, "job_ids": ""}
+    subs, _ = plan(params, block(exported, actions=[done, sent]))
+    assert not (subs["action"] == "import").any()
+
+
+def test_mode_needs_the_targets_it_uses():
+    with pytest.raises(
+        ValidationError,
+        match="Lumberjack route 'lj' may only use batch targets with a 'lumberjack_spool_dir'",
+    ):
+        DirectSubmissionPlanner({"targets": [HPC], "routes": [LJ]})
+    with pytest.raises(ValidationError, match=r"target\(s\) \['fermigrid'\] need an 'executable'"):
+        DirectSubmissionPlanner(
+            {"targets": [{**CE, "executable": ""}], "routes": [{**SINGLE, "targets": ["fermigrid"]}]}
+        )
+    # MPI and Lumberjack routes need no pilot executable
+    DirectSubmissionPlanner({"targets": [{**LJ_HPC, "executable": ""}], "routes": [LJ, MPI]})
+
+
+def test_a_user_job_given_back_by_the_bridge_gets_a_new_key():
+    params = {"targets": [HPC], "routes": [MPI]}
+    first, _ = plan(params, block([MPI_JOB]))
+    again, _ = plan(params, block([{**MPI_JOB, "HepdeAttempts": 1}]))
+    assert first[first["pilots"] > 0]["key"].tolist() != again[again["pilots"] > 0]["key"].tolist()

@@ -176,3 +176,76 @@ schedd = "pilots"
     bad.write_text('password = "x"\n')
     assert bridge_main(["run", "--config", str(bad)]) == 1
     assert "credentials do not belong" in capsys.readouterr().err
+
+
+def test_mpi_export_and_import_rows_become_their_actions_and_name_their_jobs(aws):
+    from hepde.actions import ExportJobs, ImportResults, SubmitPilots
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="hepde-bridge-default-actions")["QueueUrl"]
+    base = plan_frame().iloc[0].to_dict()
+    rows = [
+        {
+            **base,
+            "route": "mpi",
+            "target": "theta",
+            "pilots": 1,
+            "nodes": 4,
+            "action": "submit",
+            "actions": 1,
+            "user_schedd": "users",
+            "jobs": json.dumps(["21.0"]),
+            "key": "de-mpi-000000000001",
+            "export_key": "",
+            "spool_dir": "",
+        },
+        {
+            **base,
+            "route": "lj",
+            "target": "theta",
+            "pilots": 1,
+            "nodes": 2,
+            "action": "export",
+            "actions": 1,
+            "user_schedd": "users",
+            "jobs": json.dumps(["30.0", "30.1"]),
+            "key": "",
+            "export_key": "",
+            "spool_dir": "/projects/P/lj",
+        },
+        {
+            **base,
+            "route": "lj",
+            "target": "theta",
+            "pilots": 0,
+            "nodes": 2,
+            "action": "import",
+            "actions": 1,
+            "user_schedd": "users",
+            "jobs": "",
+            "key": "de-import-00000000001",
+            "export_key": "de-export-0000000001",
+            "spool_dir": "",
+            "submit": "",
+        },
+    ]
+    records = Records()
+    result = publisher(records, sqs).publish({"pilot_submissions": pd.DataFrame(rows)})
+    assert "1 export, 1 import, 1 submit" in result.summary
+    got = {}
+    for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
+        action = parse_action(msg["Body"])
+        got[action.kind] = action
+    mpi, export, imp = got["submit"], got["export"], got["import"]
+    assert isinstance(mpi, SubmitPilots) and mpi.user_job is not None and mpi.user_job.ident == "users#21.0"
+    assert (mpi.key, mpi.count) == ("de-mpi-000000000001", 1)
+    assert (
+        isinstance(export, ExportJobs)
+        and export.jobs == ["30.0", "30.1"]
+        and export.spool_dir == "/projects/P/lj"
+    )
+    assert (export.schedd, export.pool_schedd, export.nodes) == ("users", "pilots", 2)
+    assert isinstance(imp, ImportResults) and imp.export_key == "de-export-0000000001"
+    by_kind = {r["kind"]: r for r in records.records.values()}
+    assert by_kind["submit"]["job_ids"] == ["21.0"] and by_kind["export"]["job_ids"] == ["30.0", "30.1"]
+    assert by_kind["import"]["export_key"] == "de-export-0000000001"

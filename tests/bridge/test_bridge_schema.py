@@ -85,7 +85,7 @@ def test_record_idents_sort_by_creation_time():
 def test_bridge_config_names_queues_and_rejects_secrets(tmp_path):
     path = tmp_path / "bridge.toml"
     path.write_text(
-        'bridge = "fnal"\nbucket = "b"\n[schedds.pilots]\nexecutables = ["/usr/libexec/hepde/pilot.sh"]\n'
+        'bridge = "fnal"\nbucket = "b"\n[schedds.pilots]\nexecutables = ["/usr/local/libexec/glidein_startup.sh"]\n'
         '[[snapshots]]\nkind = "job_queue"\nschedd = "pilots"\n'
     )
     config = load_config(path)

@@ -25,7 +25,8 @@ from hepde_bridge.main import build_bridge
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "channels" / "direct_submission.jsonnet"
-PILOT = "/usr/libexec/hepde/pilot.sh"
+PILOT = "/usr/local/libexec/glidein_startup.sh"
+MPI_WRAPPER = "/usr/libexec/hepde/hepde-mpi-launch"
 USERS, PILOTS = "schedd@users.example", "schedd@bridge.example"
 
 pytestmark = pytest.mark.slow
@@ -149,6 +150,8 @@ class Site:
                     "RequestNodes": n,
                     "ClusterId": 200 + n,
                     "ProcId": 0,
+                    "Cmd": "/home/lqcd/bin/su3_rhmd",
+                    "Args": f"-n {n}",
                 }
                 for n in (4, 2)
             ]
@@ -160,7 +163,10 @@ class Site:
                 "table": cloud.table_name,
                 "ledger": str(tmp_path / "ledger.sqlite"),
                 "results": ["datablock"],
-                "schedds": {"pilots": {"name": PILOTS, "executables": [PILOT]}, "users": {"name": USERS}},
+                "schedds": {
+                    "pilots": {"name": PILOTS, "executables": [PILOT, MPI_WRAPPER]},
+                    "users": {"name": USERS},
+                },
                 "snapshots": [
                     {"kind": "job_queue", "schedd": "users", "every": 3600},
                     {"kind": "job_queue", "schedd": "pilots", "every": 3600},
@@ -241,6 +247,12 @@ def test_channel_decides_bridge_submits_and_the_next_cycle_does_not_resubmit(clo
         ["GridResource", "HostNumber", "BatchProject", "BatchQueue", "BatchRuntime"],
     )
     assert sorted(b["HostNumber"] for b in batch) == [2, 4]
+    # each batch job runs its MPI job itself, and the bridge took the user jobs over
+    mpi_jobs = site.pilots.query(f'{TARGET_ATTR} == "theta"', ["Cmd", "Args", "HepdeUserJob"])
+    assert sorted(j["HepdeUserJob"] for j in mpi_jobs) == [f"users#{200 + n}.0" for n in (2, 4)]
+    assert {j["Cmd"] for j in mpi_jobs} == {MPI_WRAPPER}
+    assert sorted(j["Args"] for j in mpi_jobs) == ["srun 2 64 su3_rhmd -n 2", "srun 4 64 su3_rhmd -n 4"]
+    assert len(site.users.query('WantMPI && Managed == "External" && ManagedManager == "hepde"')) == 2
     assert batch[0]["GridResource"] == "batch cobalt hepcloud@thetalogin.alcf.anl.gov"
     assert (batch[0]["BatchProject"], batch[0]["BatchQueue"], batch[0]["BatchRuntime"]) == (
         "HEPCloud_Theta",

@@ -13,7 +13,14 @@ The message body is the JSON of one action model, discriminated by ``kind``:
 ``release``
 ``advertise``  :class:`AdvertiseAds` — UPDATE_AD_GENERIC of ``glideclient``/``glideclientglobal`` ads
 ``invalidate`` :class:`InvalidateAds` — INVALIDATE_ADS_GENERIC of the ads a constraint selects
+``export``     :class:`ExportJobs` — Lumberjack: export listed user jobs and submit the batch job
+               that runs them in an HPC allocation (a personal condor over the exported queue)
+``import``     :class:`ImportResults` — Lumberjack: import the results of an export whose batch
+               job has ended
 =============  ===================================================================================
+
+A ``submit`` may name a ``user_job``: the batch job *is* that user's job (direct MPI submission);
+the bridge takes the user job over (``Managed = "External"``) and mirrors the batch job's state onto it.
 
 Every action carries an idempotency ``key``.  Delivery is at-least-once (SQS, publisher retries); the
 bridge makes the *effect* exactly-once: it keeps a durable ledger of keys and stamps the key on the
@@ -24,7 +31,9 @@ keys and its duplicates are absorbed too.
 
 Versioning: ``schema_version`` is 1.  A reader refuses versions newer than its own with a
 :class:`MalformedActionError` (the bridge dead-letters the message with that reason); additive,
-optional fields do not bump the version.  Unknown fields are an error.
+optional fields do not bump the version, nor do new kinds (``export``/``import`` and
+``submit.user_job`` were added within version 1: a bridge older than them dead-letters such a message
+with the reason — it does not guess).  Unknown fields are an error.
 
 No field carries a secret: schedds and collectors are named by the bridge's *logical* names
 (``schedd: "pilots"``), which its own configuration maps to hosts and authentication.
@@ -38,7 +47,15 @@ import re
 import time
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hepde.errors import DEError
 
@@ -50,7 +67,21 @@ TARGET_ATTR = "HepdeTarget"
 ROUTE_ATTR = "HepdeRoute"
 CHANNEL_ATTR = "HepdeChannel"
 NODES_ATTR = "HepdeNodes"
-STAMPED_ATTRS = (KEY_ATTR, TARGET_ATTR, ROUTE_ATTR, CHANNEL_ATTR)
+#: on a batch job that runs a user's job itself (MPI): ``<user schedd>#<ClusterId>.<ProcId>``
+USER_JOB_ATTR = "HepdeUserJob"
+#: on a user job the bridge took over: the key of the action whose batch job runs it
+MANAGED_BY_ATTR = "HepdeManagedBy"
+#: on a user job: how many times the bridge gave it back after a batch job that ran it ended unfinished
+ATTEMPTS_ATTR = "HepdeAttempts"
+STAMPED_ATTRS = (
+    KEY_ATTR,
+    TARGET_ATTR,
+    ROUTE_ATTR,
+    CHANNEL_ATTR,
+    USER_JOB_ATTR,
+    MANAGED_BY_ATTR,
+    ATTEMPTS_ATTR,
+)
 
 #: DataBlock record kinds (namespace ``channel:<channel>``, ident :func:`record_ident`)
 SENT_RECORD = "bridge_action"  # written by the publisher: what was asked, and whether it was sent
@@ -77,6 +108,9 @@ _SUBMIT_KEY = re.compile(r"^(\+|[Mm][Yy]\.)?[A-Za-z_][A-Za-z0-9_.]*$")
 #: submit commands the cloud may not set: they would escape the bridge's control of the local host
 FORBIDDEN_SUBMIT_COMMANDS = frozenset({"queue", "include", "use", "getenv", "+owner", "my.owner", "owner"})
 MAX_SUBMIT_COUNT = 10_000
+#: jobs one Lumberjack export may carry
+MAX_EXPORT_JOBS = 5_000
+_JOB_ID = re.compile(r"^[0-9]{1,12}\.[0-9]{1,9}$")
 AD_TYPES = ("glideclient", "glideclientglobal", "glideclientmonitor")
 
 
@@ -168,8 +202,55 @@ def _check_name(v: str) -> str:
     return v
 
 
+def check_description(d: dict[str, str]) -> dict[str, str]:
+    """A submit description an action may carry: submit commands and ``+Attr``/``MY.Attr`` only, none
+    of :data:`FORBIDDEN_SUBMIT_COMMANDS`, none of the attributes the bridge stamps."""
+    if not d:
+        raise ValueError("must not be empty")
+    for k in d:
+        if not _SUBMIT_KEY.match(k):
+            raise ValueError(f"{k!r} is not a submit command or +Attribute")
+        if k.lower() in FORBIDDEN_SUBMIT_COMMANDS:
+            raise ValueError(f"submit command {k!r} is not allowed in an action")
+        bare = k.lstrip("+")
+        bare = bare[3:] if bare.lower().startswith("my.") else bare
+        if bare in STAMPED_ATTRS:
+            raise ValueError(f"attribute {bare!r} is stamped by the bridge and may not be set")
+    return d
+
+
+def check_job_ids(ids: list[str]) -> list[str]:
+    bad = [i for i in ids if not _JOB_ID.match(i)]
+    if bad:
+        raise ValueError(f"not job ids 'ClusterId.ProcId': {bad[:5]}")
+    if len(set(ids)) != len(ids):
+        raise ValueError("job ids must be unique")
+    return ids
+
+
+class UserJob(BaseModel):
+    """A user's job the batch job runs itself: ``job`` (``ClusterId.ProcId``) on the bridge's
+    schedd ``schedd``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schedd: str
+    job: str = Field(pattern=_JOB_ID.pattern)
+
+    _name = field_validator("schedd")(_check_name)
+
+    @property
+    def ident(self) -> str:
+        return f"{self.schedd}#{self.job}"
+
+
 class SubmitPilots(_Action):
-    """Queue ``count`` jobs of one submit description, as one cluster, on the bridge's schedd ``schedd``."""
+    """Queue ``count`` jobs of one submit description, as one cluster, on the bridge's schedd ``schedd``.
+
+    With ``user_job`` the one batch job runs that user job itself (direct MPI submission): the bridge
+    takes the user job over before it submits (``Managed = "External"``, :data:`MANAGED_BY_ATTR`) and
+    mirrors the batch job's status onto it until it ends.
+    """
 
     kind: Literal["submit"] = "submit"
     schedd: str
@@ -178,24 +259,57 @@ class SubmitPilots(_Action):
     description: dict[str, str]
     target: str = ""
     route: str = ""
+    user_job: UserJob | None = None
+
+    _name = field_validator("schedd")(_check_name)
+    _description = field_validator("description")(check_description)
+
+    @model_validator(mode="after")
+    def _one_for_a_user_job(self) -> SubmitPilots:
+        if self.user_job is not None and self.count != 1:
+            raise ValueError("a submit that runs a user_job is one batch job (count 1)")
+        return self
+
+
+class ExportJobs(_Action):
+    """Lumberjack: export ``jobs`` of the bridge's user schedd ``schedd`` (stamped with the key) into
+    ``<export root>/<key>`` with ``Iwd`` ``<spool_dir>/<key>``, and submit on ``pool_schedd`` the
+    batch job (``description``) that runs them inside an HPC allocation — each half once."""
+
+    kind: Literal["export"] = "export"
+    schedd: str
+    jobs: list[str] = Field(min_length=1, max_length=MAX_EXPORT_JOBS)
+    #: the bridge's schedd that submits the in-allocation pool
+    pool_schedd: str
+    #: the directory the exported jobs run in, inside the allocation (absolute)
+    spool_dir: str = Field(pattern=r"^/[^\s]*$")
+    description: dict[str, str]
+    target: str = ""
+    route: str = ""
+    #: nodes of the batch job (for the allocation's accounting)
+    nodes: int = Field(default=1, ge=1)
+
+    _names = field_validator("schedd", "pool_schedd")(_check_name)
+    _description = field_validator("description")(check_description)
+    _jobs = field_validator("jobs")(check_job_ids)
+
+
+class ImportResults(_Action):
+    """Lumberjack: import into user schedd ``schedd`` what the in-allocation pool of the export
+    ``export_key`` left, and give its jobs back (the batch job has ended)."""
+
+    kind: Literal["import"] = "import"
+    schedd: str
+    export_key: str
+    target: str = ""
+    route: str = ""
 
     _name = field_validator("schedd")(_check_name)
 
-    @field_validator("description")
+    @field_validator("export_key")
     @classmethod
-    def _description(cls, d: dict[str, str]) -> dict[str, str]:
-        if not d:
-            raise ValueError("must not be empty")
-        for k in d:
-            if not _SUBMIT_KEY.match(k):
-                raise ValueError(f"{k!r} is not a submit command or +Attribute")
-            if k.lower() in FORBIDDEN_SUBMIT_COMMANDS:
-                raise ValueError(f"submit command {k!r} is not allowed in an action")
-            bare = k.lstrip("+")
-            bare = bare[3:] if bare.lower().startswith("my.") else bare
-            if bare in STAMPED_ATTRS:
-                raise ValueError(f"attribute {bare!r} is stamped by the bridge and may not be set")
-        return d
+    def _export_key(cls, v: str) -> str:
+        return _Action._key(v)
 
 
 class ActOnPilots(_Action):
@@ -264,11 +378,12 @@ class InvalidateAds(_Action):
         return check_classad_expression(v, "constraint")
 
 
-Action = Annotated[SubmitPilots | ActOnPilots | AdvertiseAds | InvalidateAds, Field(discriminator="kind")]
+AnyAction = SubmitPilots | ActOnPilots | AdvertiseAds | InvalidateAds | ExportJobs | ImportResults
+Action = Annotated[AnyAction, Field(discriminator="kind")]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 
 
-def parse_action(body: str | bytes) -> SubmitPilots | ActOnPilots | AdvertiseAds | InvalidateAds:
+def parse_action(body: str | bytes) -> AnyAction:
     """Parse one message body; raise :class:`MalformedActionError` with a readable reason."""
     try:
         raw = json.loads(body)

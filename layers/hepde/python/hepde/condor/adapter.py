@@ -96,6 +96,51 @@ def job_ids(ids: Sequence[str]) -> list[str]:
     return out
 
 
+def argument_words(args: str | None = None, arguments: str | None = None) -> list[str]:
+    """A job ad's command line as words: ``Arguments`` (the new syntax as the ad holds it: white space
+    separates, single quotes group, ``''`` inside them is a literal ``'``) if set, else ``Args`` (the old syntax: white space
+    separates, no quoting)."""
+    if arguments:
+        words: list[str] = []
+        word: list[str] = []
+        quoted, started, i = False, False, 0
+        text = arguments
+        while i < len(text):
+            ch = text[i]
+            if ch == "'":
+                if quoted and i + 1 < len(text) and text[i + 1] == "'":
+                    word.append("'")
+                    i += 2
+                    continue
+                quoted, started = not quoted, True
+            elif ch.isspace() and not quoted:
+                if started:
+                    words.append("".join(word))
+                    word, started = [], False
+            else:
+                word.append(ch)
+                started = True
+            i += 1
+        if quoted:
+            raise CondorInvalidError(f"unbalanced single quote in Arguments {arguments!r}")
+        if started:
+            words.append("".join(word))
+        return words
+    return (args or "").split()
+
+
+def arguments_command(words: Sequence[str]) -> str:
+    """Words → the value of a submit file's ``arguments`` command in the new syntax (``"..."``),
+    which keeps every word as it is whatever it contains."""
+
+    def one(w: str) -> str:
+        quote = not w or "'" in w or any(c.isspace() for c in w)
+        w = w.replace('"', '""').replace("'", "''")
+        return f"'{w}'" if quote else w
+
+    return '"' + " ".join(one(str(w)) for w in words) + '"'
+
+
 def ids_constraint(ids: Sequence[str]) -> str:
     """A constraint selecting the listed ``ClusterId.ProcId`` jobs."""
     parts = []

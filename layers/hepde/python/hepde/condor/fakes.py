@@ -33,7 +33,8 @@ HTCondor 25.14 pool (``tests/contract/test_condor_contract.py``; run it against 
   the jobs' attributes into the still-exported local jobs (their local ``Iwd`` kept), gives them back
   (``Managed = "ScheddDone"``) and moves finished ones to the history; jobs already given back are
   left alone, so a second import changes nothing.  ``unexport_jobs`` gives exported jobs back
-  unchanged.  ``edit`` sets one literal attribute.  The result ads of the three calls are
+  unchanged.  ``edit`` sets one literal attribute; a job left finished (``JobStatus`` 3 or 4) and
+  no longer ``Managed == "External"`` goes to the history, as the schedd retires it.  The result ads of the three calls are
   undocumented in HTCondor; the fake returns empty ones and nothing in the project reads them.
 * :class:`FakeCollector` — ``UPDATE_AD_GENERIC`` stores an ad under (``MyType``, ``Name``),
   replacing an older one; an ad without ``Name`` is dropped silently, one without ``MyType`` is
@@ -212,8 +213,10 @@ def split_arguments(value: str) -> tuple[str, str]:
         return "Args", " ".join(words)
 
     def v2(w: str) -> str:
-        w = w.replace('"', '""').replace("'", "''")
-        return f"'{w}'" if (not w or any(c.isspace() for c in w)) else w
+        # the job ad holds the new syntax raw: '' inside single quotes is a literal ', " is itself
+        quote = not w or "'" in w or any(c.isspace() for c in w)
+        w = w.replace("'", "''")
+        return f"'{w}'" if quote else w
 
     return "Arguments", " ".join(v2(w) for w in words)
 
@@ -467,8 +470,14 @@ class FakeSchedd:
             changed = 0
             for key in _keys(ids):
                 if key in self.jobs:
-                    self.jobs[key][attr] = value
+                    ad = self.jobs[key]
+                    ad[attr] = value
                     changed += 1
+                    # a finished job that no one else manages any more is the schedd's to retire
+                    # (how a job router's or the bridge's ``Managed = "ScheddDone"`` ends a job)
+                    if ad.get("Managed") != MANAGED_EXTERNAL and ad.eval("JobStatus") in (COMPLETED, REMOVED):
+                        self._leaving.pop(key, None)
+                        self.history_ads.append(self.jobs.pop(key))
             return changed
 
     def export_jobs(self, ids: Sequence[str], export_dir: str, new_spool_dir: str) -> dict[str, Any]:

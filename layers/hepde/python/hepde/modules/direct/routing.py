@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from hepde.actions import check_classad_expression
 from hepde.modules.base import ModuleParameters
@@ -46,8 +46,20 @@ class Route(ModuleParameters):
     #: ClassAd expression over the job ad
     jobs: str
     targets: list[str] = Field(min_length=1)
-    #: MPI route: each idle job becomes one multi-node batch job on an MPI-capable target
+    #: ``pilot``: pilots for the jobs' cores; ``mpi``: each idle job submitted itself as one
+    #: multi-node batch job on an MPI-capable target; ``lumberjack``: idle jobs exported in groups to
+    #: a personal condor inside an allocation (see ``docs/hpc-modes.md``)
+    mode: Literal["pilot", "mpi", "lumberjack"] = "pilot"
+    #: the older spelling of ``mode: "mpi"``
     mpi: bool = False
+
+    @model_validator(mode="after")
+    def _mode(self) -> Route:
+        if self.mpi and self.mode == "lumberjack":
+            raise ValueError(f"route '{self.name}': 'mpi: true' and mode 'lumberjack' exclude each other")
+        if self.mpi and self.mode == "pilot":
+            object.__setattr__(self, "mode", "mpi")
+        return self
 
     @field_validator("jobs")
     @classmethod

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -81,6 +82,8 @@ ACTION_LOG_COLUMNS = [
     "result_at",
     "jobs",
     "detail",
+    #: the user job ids an MPI submit or an export names (JSON list; "" for others)
+    "job_ids",
 ]
 
 
@@ -130,6 +133,7 @@ class BridgeActionLog(Source):
                     "result_at": _num(res.get("at")),
                     "jobs": int(res.get("jobs") or 0),
                     "detail": res.get("detail") or "",
+                    "job_ids": json.dumps(rec["job_ids"]) if rec.get("job_ids") else "",
                 }
             )
         frame = pd.DataFrame(rows, columns=ACTION_LOG_COLUMNS)
@@ -137,7 +141,7 @@ class BridgeActionLog(Source):
             frame[col] = frame[col].astype("int64")
         for col in ("sent_at", "expires_at", "result_at"):
             frame[col] = frame[col].astype("float64")
-        for col in ("key", "kind", "target", "route", "send_status", "result_status", "detail"):
+        for col in ("key", "kind", "target", "route", "send_status", "result_status", "detail", "job_ids"):
             frame[col] = frame[col].astype(object)
         return {"bridge_actions": frame}
 

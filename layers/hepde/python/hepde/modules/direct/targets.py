@@ -18,21 +18,42 @@ Two kinds, each a typed model (unknown keys are errors):
   upstream: the login node needs a site ``cobalt_submit.sh``/``cobalt_status.sh`` pair (see
   ``docs/hpc-modes.md``).
 
+What a batch job runs depends on the route's mode:
+
+* ``pilot`` — the target's ``executable``: the site's pilot (a GlideinWMS ``glidein_startup.sh``, a
+  ``condor_master`` wrapper...), on the bridge's executable allow-list.  The project ships no pilot:
+  a target used by a pilot route must name one;
+* ``mpi`` — the *user's* MPI job itself (:meth:`BatchTarget.mpi_description`): the wrapper
+  ``mpi_wrapper`` (``bridge/hepde_bridge/scripts/hepde-mpi-launch``) started by the batch system on
+  the allocation's first node runs ``<launcher> <executable> <arguments>`` over ``nodes`` ×
+  ``cores_per_node`` ranks (``srun``, ``mpiexec`` or ``aprun``), with the user's executable and input
+  files transferred;
+* ``lumberjack`` — the in-allocation pool (:meth:`BatchTarget.lumberjack_description`):
+  ``lumberjack_executable`` (``bridge/hepde_bridge/scripts/hepde-lumberjack-pool``) runs a personal
+  condor over the exported job queue on the allocation's nodes; the bridge adds the export
+  directory and the spool path (``lumberjack_spool_dir``/<key>) it exported to.
+
 The bridge stamps the action key, target and route on every job; ``+HepdeNodes`` is set here so the
 planner can read a pilot's node count back from the queue snapshot.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import posixpath
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from hepde.actions import NODES_ATTR
+from hepde.condor.adapter import argument_words, arguments_command
 from hepde.modules.base import ModuleParameters
 
 _LOGIN = r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+$"
 _HOST = r"^[A-Za-z0-9.-]+$"
+_ABS_OR_EMPTY = r"^(/[^\s]*)?$"
+#: the launcher line of each MPI launcher: nodes, total ranks, ranks per node
+MPI_LAUNCHERS = ("srun", "mpiexec", "aprun")
 
 
 class _Target(ModuleParameters):
@@ -40,8 +61,9 @@ class _Target(ModuleParameters):
     enabled: bool = True
     #: the bridge's logical schedd that submits this target's pilots
     schedd: str = "pilots"
-    #: the pilot executable on the bridge host (the bridge allows only configured executables)
-    executable: str = "/usr/libexec/hepde/pilot.sh"
+    #: the site's pilot for pilot routes: an absolute path on the bridge host, on its executable
+    #: allow-list (the project ships no pilot; empty: this target serves MPI/Lumberjack routes only)
+    executable: str = Field(default="", pattern=_ABS_OR_EMPTY)
     arguments: str = ""
     walltime_minutes: int = Field(default=2880, ge=10, le=60 * 24 * 14)
     #: pilots submitted to this target per cycle, at most
@@ -130,6 +152,17 @@ class BatchTarget(_Target):
     max_queued_jobs: int = Field(default=10, ge=0)
     #: batch jobs (queued + running) at once, at most
     max_jobs: int = Field(default=50, ge=0)
+    #: how an MPI job's ranks are started on the allocation's nodes
+    mpi_launcher: Literal["srun", "mpiexec", "aprun"] = "srun"
+    #: the wrapper that runs the launcher line (``hepde-mpi-launch``, installed on the bridge host)
+    mpi_wrapper: str = Field(default="/usr/libexec/hepde/hepde-mpi-launch", pattern=_ABS_OR_EMPTY)
+    #: the in-allocation pool's script (``hepde-lumberjack-pool``, installed on the bridge host)
+    lumberjack_executable: str = Field(
+        default="/usr/libexec/hepde/hepde-lumberjack-pool", pattern=_ABS_OR_EMPTY
+    )
+    #: where exported jobs run inside the allocation (a shared file system path); needed by
+    #: Lumberjack routes: the bridge exports to ``<lumberjack_spool_dir>/<key>``
+    lumberjack_spool_dir: str = Field(default="", pattern=_ABS_OR_EMPTY)
 
     @property
     def nodes(self) -> int:
@@ -170,6 +203,74 @@ class BatchTarget(_Target):
         if self.memory_per_node_mb:
             desc["request_memory"] = str(self.memory_per_node_mb)
         desc.update(self.extra)
+        return desc
+
+    def _batch(self, nodes: int) -> dict[str, str]:
+        desc = self.description(nodes)
+        desc.pop("arguments", None)
+        return desc
+
+    def mpi_description(self, job: Mapping[str, Any], nodes: int) -> dict[str, str]:
+        """The batch job that runs the user's MPI job ``job`` (its ad: ``Cmd``, ``Args`` or
+        ``Arguments``, ``TransferInput``, ``Iwd``) over ``nodes`` whole nodes: the wrapper gets the
+        launcher, the geometry, the executable's name and the user's arguments; the executable and
+        the input files are transferred (relative paths resolved against the job's ``Iwd``)."""
+        cmd = str(job.get("Cmd") or "")
+        if not cmd:
+            raise ValueError("the MPI job has no Cmd (its executable) in the job queue snapshot")
+        iwd = str(job.get("Iwd") or "")
+
+        def where(path: str) -> str:
+            path = path.strip()
+            if posixpath.isabs(path) or not iwd:
+                return path
+            return posixpath.join(iwd, path)
+
+        inputs = [where(cmd)] + [
+            where(p) for p in str(job.get("TransferInput") or "").split(",") if p.strip()
+        ]
+        args = argument_words(
+            str(job["Args"]) if job.get("Args") else None,
+            str(job["Arguments"]) if job.get("Arguments") else None,
+        )
+        ranks_per_node = self.cores_per_node
+        desc = self._batch(nodes)
+        desc.update(
+            {
+                "executable": self.mpi_wrapper,
+                "arguments": arguments_command(
+                    [
+                        self.mpi_launcher,
+                        str(nodes),
+                        str(ranks_per_node),
+                        posixpath.basename(cmd),
+                        *args,
+                    ]
+                ),
+                "transfer_input_files": ",".join(inputs),
+                "should_transfer_files": "YES",
+                "when_to_transfer_output": "ON_EXIT",
+            }
+        )
+        if job.get("TransferOutput"):
+            desc["transfer_output_files"] = str(job["TransferOutput"])
+        return desc
+
+    def lumberjack_description(self, nodes: int) -> dict[str, str]:
+        """The batch job of the in-allocation pool over ``nodes`` whole nodes; the bridge adds the
+        export directory (``transfer_input_files``, ``initialdir``) and the spool path to the
+        arguments (launcher, nodes, cores per node here)."""
+        desc = self._batch(nodes)
+        desc.update(
+            {
+                "executable": self.lumberjack_executable,
+                "arguments": arguments_command([self.mpi_launcher, str(nodes), str(self.cores_per_node)]),
+                "should_transfer_files": "YES",
+                "when_to_transfer_output": "ON_EXIT_OR_EVICT",
+                # the pool stops 10 minutes before the walltime so the queue gets back
+                "environment": f'"HEPDE_LUMBERJACK_SECONDS={self.walltime_minutes * 60}"',
+            }
+        )
         return desc
 
 
