@@ -70,6 +70,17 @@ local classes = [
       },
       schedule: 300,
     },
+    // the factory's glidefactoryclient ads: held/idle/running pilots per entry for this frontend (the
+    // circuit breaker's input; the bundled sample has one entry holding 60 pilots)
+    htc_factory_client: {
+      module: 'decisionengine_modules.glideinwms.sources.factory_client',
+      parameters: {
+        collector_host: 'factory.example.org',
+        snapshot_location: snapshots,
+        snapshot_max_age: null,
+      },
+      schedule: 120,
+    },
     htc_gce_fom_stub: {
       module: 'decisionengine.framework.modules.EmptySource',
       parameters: { data_product_name: 'GCE_Figure_Of_Merit' },
@@ -106,6 +117,13 @@ local classes = [
         fe_config_group: 'cms_main',
         job_filter: 'ClusterId > 0',
         frontend: frontend,
+        // decision policies (docs/channels-htc.md); defaults shown where they matter
+        policies: {
+          factory_client: true,  // the breaker reads factoryclient_manifests
+          circuit_breaker: { min_failed: 5, failure_fraction: 0.5, cooldown_seconds: 1800, probe_pilots: 2 },
+          scale_down: { mode: 'IDLE', hysteresis_cycles: 3, max_fraction_per_cycle: 0.1 },
+          hold_steady: { max_seconds: 7200 },
+        },
       },
     },
   },
@@ -114,7 +132,8 @@ local classes = [
       module: 'decisionengine.framework.logicengine.LogicEngine',
       parameters: {
         facts: {
-          publish_requests: '(glidein_request_summary["jobs"] > 0)',
+          // publish while there are jobs, or while a scale-down releases idle pilots (an empty queue too)
+          publish_requests: '(glidein_request_summary["jobs"] > 0) or (glidein_request_summary["pilots_released"] > 0)',
           allow_grid: '(True)',
           allow_lcf: '(True)',
           allow_gce: '(True)',

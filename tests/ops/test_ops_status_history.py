@@ -99,6 +99,8 @@ def test_ops_explain_shows_requests_per_entry_with_limits(deployment, capsys):
         "limits_hit",
         "why",
         "detail",
+        "remove_excess",
+        "policies",
     }
     # the sample queue asks 14, 4 and 4 pilots; no class reaches max_pilots_per_class
     assert [(r["idle_requested"], r["limits_hit"], r["max_requested"]) for r in rows] == [

@@ -31,7 +31,10 @@ def decided(facts: dict[str, bool], block: dict | None = None) -> dict:
     block = block or fixture_block()
     block.update(JobClustering(ALL).transform(block))
     block.update(GridFigureOfMerit({}).transform(block))
-    block.update(GlideinRequestManifests({"frontend": frontend()}).transform(block))
+    # the fixture's jobs all name Test_Site_1 in DESIRED_Sites; these tests are about gating, so both entries
+    # are asked (site-aware matching is tested in test_htc_policies.py)
+    params = {"frontend": frontend(), "policies": {"site_matching": {"enabled": False}}}
+    block.update(GlideinRequestManifests(params).transform(block))
     block["de_logicengine_facts"] = pd.DataFrame(
         {"rule_name": ["r"] * len(facts), "fact_name": list(facts), "fact_value": list(facts.values())}
     )

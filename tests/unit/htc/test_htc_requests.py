@@ -61,10 +61,16 @@ def test_requests_on_the_original_fixtures_equal_the_original_2_0_6():
     for _, ad in ads.iterrows():
         assert {k: ad[k] for k in ORIGINAL_MONITORS} == ORIGINAL_MONITORS
     # and the same requests with this project's fixes on (the fixtures do not exercise them)
-    fixed = run(fixture_block())["glideclient_manifests"]
+    fixed = run(fixture_block(), policies={"enabled": False})["glideclient_manifests"]
     assert fixed[["ReqName", "ReqIdleGlideins", "ReqMaxGlideins"]].equals(
         ads[["ReqName", "ReqIdleGlideins", "ReqMaxGlideins"]]
     )
+    # with the decision policies (the default): the four idle jobs name Test_Site_1 in DESIRED_Sites, so
+    # site-aware matching asks TEST_SITE_1 only, for all of them
+    policed = run(fixture_block())["glideclient_manifests"]
+    assert dict(zip(policed["ReqName"], policed["ReqIdleGlideins"], strict=True)) == {
+        "TEST_SITE_1@v1_0@GlideinFactory-master": 2
+    }
 
 
 @pytest.mark.parametrize(

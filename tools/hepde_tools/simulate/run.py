@@ -151,6 +151,7 @@ TARGETS: dict[str, list[tuple[str, str, float]]] = {
     "pinned_sites": [("pilots_unusable", "<= fraction of original", 0.2)],
     "steady": [("demand_unserved_job_hours", "<= fraction of original", 1.0)],
     "burst": [("demand_unserved_job_hours", "<= fraction of original", 1.0)],
+    "bucket_order": [("demand_unserved_job_hours", "<= fraction of original", 1.0)],
 }
 
 

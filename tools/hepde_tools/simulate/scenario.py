@@ -124,7 +124,7 @@ class Scenario(_Model):
         return self.cycle_minutes / 60.0
 
 
-BUNDLED = ("steady", "burst", "black_hole", "demand_drop", "collector_outage", "pinned_sites")
+BUNDLED = ("steady", "burst", "black_hole", "demand_drop", "collector_outage", "pinned_sites", "bucket_order")
 
 
 def bundled_text(name: str) -> str:

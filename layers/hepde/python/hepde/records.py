@@ -76,6 +76,11 @@ class RequestRow(BaseModel):
     why: str = ""
     #: the figures behind the request (FOM, idle jobs matched, min_idle, max_run, ...)
     detail: dict[str, Scalar] = Field(default_factory=dict)
+    #: ``ReqRemoveExcess`` sent (``WAIT``/``IDLE``) when a scale-down released pilots, else None
+    remove_excess: str | None = None
+    #: the decision policies that acted (``BucketsMerged``, ``HoldSteady``, ``CircuitOpen`` ...), in words with
+    #: their numbers (which limit or breaker, the counts it saw, the request before and after)
+    policies: str = ""
 
 
 def split_limits(value: Any) -> list[str]:

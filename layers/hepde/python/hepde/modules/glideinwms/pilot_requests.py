@@ -362,15 +362,19 @@ class MatchCounts:
     none: dict[str, float]
 
 
-def minimal_requirements(jobs: PreparedJobs, job_mask: np.ndarray) -> np.ndarray:
-    """The Pareto-minimal (cpus, memory, gpus) requests of the idle jobs in ``job_mask``: a slot fits some
-    idle job iff it fits one of these."""
+def minimal_requirements(
+    jobs: PreparedJobs, job_mask: np.ndarray, walltime: np.ndarray | None = None
+) -> np.ndarray:
+    """The Pareto-minimal (cpus, memory, gpus[, walltime]) requests of the idle jobs in ``job_mask``: a slot
+    fits some idle job iff it fits one of these (``walltime``: seconds per job, lifetime-aware capacity)."""
     idle_jobs = job_mask & jobs.type_masks["Idle"] & ~np.isnan(jobs.req_cpus)
+    width = 3 if walltime is None else 4
     if not idle_jobs.any():
-        return np.zeros((0, 3))
-    req = np.unique(
-        np.column_stack([jobs.req_cpus[idle_jobs], jobs.req_mem[idle_jobs], jobs.req_gpus[idle_jobs]]), axis=0
-    )
+        return np.zeros((0, width))
+    columns = [jobs.req_cpus[idle_jobs], jobs.req_mem[idle_jobs], jobs.req_gpus[idle_jobs]]
+    if walltime is not None:
+        columns.append(walltime[idle_jobs])
+    req = np.unique(np.column_stack(columns), axis=0)
     if len(req) > 2000:
         return req
     le = (req[:, None, :] <= req[None, :, :]).all(axis=2)  # le[j, i]: requirement j is no bigger than i
@@ -379,7 +383,11 @@ def minimal_requirements(jobs: PreparedJobs, job_mask: np.ndarray) -> np.ndarray
 
 
 def _usable_idle(
-    slots: PreparedSlots, where: np.ndarray, knobs: DecisionEngineKnobs, keep: np.ndarray
+    slots: PreparedSlots,
+    where: np.ndarray,
+    knobs: DecisionEngineKnobs,
+    keep: np.ndarray,
+    remaining: np.ndarray | None = None,
 ) -> np.ndarray:
     """Idle slots among ``where`` that count as available capacity (FIX: no hard-coded Memory > 2500)."""
     if knobs.usable_idle_slots == "original":
@@ -400,9 +408,13 @@ def _usable_idle(
         return np.zeros_like(cand)
     c, m, g = slots.cpus[idx], slots.memory[idx], slots.gpus[idx]
     fits = np.zeros(len(idx), dtype=bool)
+    left = remaining[idx] if remaining is not None and keep.shape[1] > 3 else None
     with np.errstate(invalid="ignore"):
-        for rc, rm, rg in keep:
-            fits |= (c >= rc) & (m >= rm) & (g >= rg)
+        for req in keep:
+            ok = (c >= req[0]) & (m >= req[1]) & (g >= req[2])
+            if left is not None:  # lifetime-aware: the pilot must outlive the job's walltime
+                ok &= left >= req[3]
+            fits |= ok
         fits &= ~(m < knobs.usable_slot_min_memory_mb)
     out = np.zeros_like(cand)
     out[idx[fits]] = True
@@ -468,19 +480,33 @@ class Bucket:
         self.pool = pool
 
     # count_match_fom_bff for one job type
-    def count_match(self, req_cpus: np.ndarray) -> MatchCounts:
+    def count_match(
+        self, req_cpus: np.ndarray, site_codes: np.ndarray | None = None, admit: np.ndarray | None = None
+    ) -> MatchCounts:
+        """Per entry: idle jobs matched, proportional share, cores.  With ``site_codes``/``admit`` (site-aware
+        matching: a code per job, ``admit[code, entry row]``) a job counts only at entries its sites admit."""
         k = len(self.glideids)
         direct, prop, hereonly, prop_cpu = (np.zeros(k) for _ in range(4))
         present = np.zeros(k, dtype=bool)
         none = {"direct": 0.0, "prop": 0.0, "hereonly": 0.0, "prop_cpu": 0.0}
-        req_cpus = req_cpus[~np.isnan(req_cpus)]
+        valid = ~np.isnan(req_cpus)
+        req_cpus = req_cpus[valid]
         if not len(req_cpus):
             return MatchCounts(direct, prop, hereonly, prop_cpu, present, none)
-        values, counts = np.unique(req_cpus, return_counts=True)
-        for req, n in zip(values, counts, strict=True):
+        if site_codes is None or admit is None:
+            values, counts = np.unique(req_cpus, return_counts=True)
+            groups = [(v, 0, c) for v, c in zip(values, counts, strict=True)]
+        else:
+            pairs, counts = np.unique(
+                np.column_stack([req_cpus, site_codes[valid]]), axis=0, return_counts=True
+            )
+            groups = [(p[0], int(p[1]), c) for p, c in zip(pairs, counts, strict=True)]
+        for req, code, n in groups:
             n = int(n)
             req = int(req) if float(req).is_integer() else float(req)
             sel = self.cpus >= req
+            if code and admit is not None:
+                sel = sel & admit[code]
             keys = np.unique(self.row_key[sel])
             if not len(keys):
                 none["direct"] += n
@@ -563,8 +589,13 @@ def compute_bucket(
     slots: PreparedSlots,
     credential_ids: Sequence[str] = (),
     compat: bool = False,
+    sites: tuple[np.ndarray, np.ndarray] | None = None,
+    lifetime: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> BucketResult:
-    """Everything the original's ``generate_glidein_requests_one`` computed for one bucket, but the ads."""
+    """Everything the original's ``generate_glidein_requests_one`` computed for one bucket, but the ads.
+
+    ``sites``: (code per job, admit[code, row of the cycle's entries]) — site-aware matching;
+    ``lifetime``: (walltime per job, remaining lifetime per slot), seconds — lifetime-aware idle capacity."""
     g, knobs = group, group.knobs
     bucket = Bucket(group, matched_entries, fom, compat)
     job_mask = query_mask(jobs.frame, job_filter) if len(jobs.frame) else np.zeros(0, dtype=bool)
@@ -573,11 +604,11 @@ def compute_bucket(
     fe_where = slots.frontend_mask(g.frontend_name)
     all_where = np.ones(len(slots.frame), dtype=bool)
     keep = (
-        minimal_requirements(jobs, job_mask)
+        minimal_requirements(jobs, job_mask, None if lifetime is None else lifetime[0])
         if knobs.usable_idle_slots == "fits_queued_jobs"
         else np.zeros((0, 3))
     )
-    idle_all = _usable_idle(slots, all_where, knobs, keep)
+    idle_all = _usable_idle(slots, all_where, knobs, keep, None if lifetime is None else lifetime[1])
     idle_group = idle_all & group_where
     totals = GroupTotals(
         total=int(group_where.sum()),
@@ -613,7 +644,14 @@ def compute_bucket(
                 real_jobs[i] = int(job_counts.get(key, 0))
                 real_glideins[i] = int(distinct.get(key, 0)) + int(unknown.get(key, 0))
 
-    counts = {t: bucket.count_match(jobs.req_cpus[job_mask & jobs.type_masks[t]]) for t in JOB_TYPES}
+    if sites is None:
+        counts = {t: bucket.count_match(jobs.req_cpus[job_mask & jobs.type_masks[t]]) for t in JOB_TYPES}
+    else:
+        admit = sites[1][:, matched_entries.index.to_numpy(dtype=int)]
+        counts = {}
+        for t in JOB_TYPES:
+            sel = job_mask & jobs.type_masks[t]
+            counts[t] = bucket.count_match(jobs.req_cpus[sel], sites[0][sel], admit)
     idle = counts["Idle"]
     advertise = idle.present | (stats["Total"] > 0)
     rows = []
@@ -716,4 +754,6 @@ def request_row(rec: dict[str, Any]) -> RequestRow:
         limits_hit=split_limits(rec.get("limits_hit")),
         why=str(rec.get("why") or ""),
         detail={k: rec.get(k) for k in ("FOM", "idle_jobs_matched", "min_idle", "max_run")},
+        remove_excess=rec.get("ReqRemoveExcess") if isinstance(rec.get("ReqRemoveExcess"), str) else None,
+        policies=str(rec.get("policies") or ""),
     )

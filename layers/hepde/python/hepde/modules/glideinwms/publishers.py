@@ -304,6 +304,15 @@ class GlideinWMSManifests(_Advertising):
                     "ReqMaxGlideins": int(rec.get("ReqMaxGlideins", 0) or 0),
                     "limits_hit": limits,
                     "why": rec.get("GatedBy") or "",
+                    **(
+                        {
+                            "ReqRemoveExcess": rec["ReqRemoveExcess"],
+                            "ReqRemoveExcessMargin": rec.get("ReqRemoveExcessMargin"),
+                        }
+                        if isinstance(rec.get("ReqRemoveExcess"), str)
+                        else {}
+                    ),
+                    **({"policies": t["Policies"]} if t.get("Policies") else {}),
                 }
             )
         # what is asked for first, then by entry

@@ -41,6 +41,16 @@ from hepde.modules.glideinwms.pilot_requests import (
     prepare_slots,
     sanitize_entries,
 )
+from hepde.modules.glideinwms.request_policies import (
+    RequestPolicies,
+    apply_policies,
+    factory_counts,
+    held_products,
+    inconsistent_inputs,
+    job_walltime_seconds,
+    site_admission,
+    slot_remaining_seconds,
+)
 
 CLUSTER_COLUMNS = ["Job_Bucket_Criteria_Expr", "Site_Bucket_Criteria_Expr", "Totals", "Frontend_Group"]
 
@@ -215,6 +225,9 @@ class GlideinRequestManifests(Transform):
         #: reproduce the original 2.0.6 exactly where this project fixed it (attribute names looked up with
         #: their exact case, the "Memory > 2500" idle-slot rule, downtime "True" strings ignored): for comparisons
         compat_original: bool = False
+        #: the decision policies (docs/channels-htc.md: merge buckets, hold steady, circuit breaker, scale
+        #: down, site-aware matching, lifetime-aware capacity); all off with compat_original
+        policies: RequestPolicies = RequestPolicies()
 
         @field_validator("fom_resource_constraint")
         @classmethod
@@ -240,6 +253,8 @@ class GlideinRequestManifests(Transform):
         consumes = list(BASE_CONSUMES)
         if "AWS" in self.params.entry_types:
             consumes.append("AWS_Figure_Of_Merit")
+        if self.policies_on and self.params.policies.factory_client:
+            consumes.append("factoryclient_manifests")
         self._consumes = dict.fromkeys(consumes, pd.DataFrame)
         self._produces = {
             "glideclientglobal_manifests": pd.DataFrame,
@@ -250,6 +265,37 @@ class GlideinRequestManifests(Transform):
         self._frontend: Frontend | None = (
             Frontend.from_value(self.params.frontend) if isinstance(self.params.frontend, dict) else None
         )
+
+    @property
+    def policies_on(self) -> bool:
+        return self.params.policies.enabled and not self.params.compat_original
+
+    def _previous(self, name: str) -> tuple[Any, float] | None:
+        return self.context.previous_product(name) if self.has_context else None
+
+    def _hold_steady(
+        self, jobs_df: pd.DataFrame, slots_df: pd.DataFrame, now: float
+    ) -> dict[str, Any] | None:
+        """The previous cycle's requests again when the inputs contradict each other (policy hold_steady)."""
+        hs = self.params.policies.hold_steady
+        if not self.policies_on or not hs.enabled:
+            return None
+        reason = inconsistent_inputs(jobs_df, slots_df, self.frontend.name)
+        if reason is None:
+            return None
+        names = ("glideclientglobal_manifests", "glideclient_manifests", TABLE, SUMMARY)
+        previous = {n: self._previous(n) for n in names}
+        if any(v is None for v in previous.values()):
+            logger.warning("hold steady: %s, but there is no earlier decision to keep", reason)
+            return None
+        summary = previous[SUMMARY][0]  # type: ignore[index]
+        last_good = float((summary.get("policy_state") or {}).get("last_good_at", previous[SUMMARY][1]))  # type: ignore[index]
+        if now - last_good > hs.max_seconds:
+            logger.warning(
+                "hold steady: %s for %.0f s (> %.0f s): believed", reason, now - last_good, hs.max_seconds
+            )
+            return None
+        return held_products({n: v[0] for n, v in previous.items()}, reason, now)  # type: ignore[index]
 
     @property
     def frontend(self) -> Frontend:
@@ -283,7 +329,7 @@ class GlideinRequestManifests(Transform):
             EXACT_CASE["value"] = False
 
     def _transform(self, data_block) -> dict[str, Any]:
-        now = time.time()
+        now = self.context.now if self.has_context else time.time()
         p = self.params
         jobs_df = data_block.get("job_manifests")
         jobs_df = pd.DataFrame() if jobs_df is None else jobs_df
@@ -298,6 +344,8 @@ class GlideinRequestManifests(Transform):
             "requests": 0,
             "min_idle_total": 0,
             "max_run_total": 0,
+            #: pilots a scale-down releases this cycle (the channel publishes while > 0, even with no job)
+            "pilots_released": 0,
         }
         empty = {
             "glideclientglobal_manifests": pd.DataFrame(),
@@ -323,6 +371,9 @@ class GlideinRequestManifests(Transform):
         clusters = data_block.get("job_clusters")
         slots_df = data_block.get("startd_manifests")
         slots_df = pd.DataFrame() if slots_df is None else slots_df
+        held = self._hold_steady(jobs_df, slots_df, now)
+        if held is not None:
+            return held
         factory_globals = data_block.get("factoryglobal_manifests")
         factory_globals = (
             pd.DataFrame() if factory_globals is None else factory_globals.reset_index(drop=True)
@@ -334,6 +385,17 @@ class GlideinRequestManifests(Transform):
             knobs_threshold = first_group.knobs.partitionable_min_memory_mb
         slots = prepare_slots(slots_df, knobs_threshold)
         jobs = prepare_jobs(jobs_df, slots)
+        pol = p.policies
+        sites = site_admission(jobs.frame, entries, pol.site_matching) if self.policies_on else None
+        lifetime = None
+        if self.policies_on and pol.lifetime_aware and len(jobs.frame) and len(slots.frame):
+            server = (
+                pd.to_numeric(jobs.frame.get("ServerTime"), errors="coerce")
+                if "ServerTime" in jobs.frame
+                else None
+            )
+            clock = float(server.max()) if server is not None and server.notna().any() else now
+            lifetime = (job_walltime_seconds(jobs.frame), slot_remaining_seconds(slots.frame, clock))
         summary["idle_jobs"] = int(jobs.type_masks["Idle"].sum())
         summary["running_jobs"] = int(jobs.type_masks["Running"].sum())
         creds_by_group: dict[str, list[LoadedCredential]] = {}
@@ -370,6 +432,8 @@ class GlideinRequestManifests(Transform):
                 slots,
                 [c.id for c in creds],
                 compat=p.compat_original,
+                sites=sites,
+                lifetime=lifetime,
             )
             if result.rows.empty:
                 continue
@@ -412,9 +476,27 @@ class GlideinRequestManifests(Transform):
                     if key in final and ad["ReqIdleGlideins"] > final[key]:
                         ad["ReqIdleGlideins"] = int(final[key])
             table = capped.drop(columns=["LimitDetails", "_row", "glideid"])
+            if self.policies_on:
+                previous = self._previous(SUMMARY)
+                prev_state = (
+                    previous[0].get("policy_state") if previous and isinstance(previous[0], dict) else None
+                )
+                factory = (
+                    factory_counts(data_block.get("factoryclient_manifests"), self.frontend.name)
+                    if pol.factory_client
+                    else {}
+                )
+                max_idle = {g: int(self.frontend.group(g).max_idle) for g in table["Group"].unique()}
+                table, summary["policy_state"] = apply_policies(
+                    table, gc_ads, pol, max_idle, factory, prev_state, now
+                )
+                summary["pilots_released"] = int(summary["policy_state"].get("released", 0))
             summary["requests"] = len(table)
             summary["min_idle_total"] = int(table["MinIdle"].sum())
             summary["max_run_total"] = int(table["MaxRun"].sum())
+            if self.policies_on:
+                sent = pd.DataFrame(gc_ads).drop_duplicates(subset=["Name"], keep="last") if gc_ads else None
+                summary["req_idle_total"] = int(sent["ReqIdleGlideins"].sum()) if sent is not None else 0
         return {
             "glideclientglobal_manifests": pd.DataFrame(list(gcg_ads.values())),
             "glideclient_manifests": pd.DataFrame(gc_ads),
