@@ -24,7 +24,7 @@ This is the project's ONE HTCondor adapter: the bridge, the job-queue/slot/facto
 daemons through :class:`HTCondorSchedd` / :class:`HTCondorCollector` (or a :class:`Pool` of them).
 
 Configuration is explicit and per object (:class:`CondorSettings`), never through ``os.environ``:
-a configuration file is loaded with ``htcondor2.reload_config(path)``, an X.509 proxy and a token
+a configuration file's settings are applied as parameters (:func:`config_file_params`), an X.509 proxy and a token
 directory become ``AUTH_SSL_CLIENT_*`` / ``SEC_TOKEN_DIRECTORY`` parameters, and a token file is the
 collector's ``SecurityContext(token=...)``.  The bindings keep their configuration per process, so
 every call that needs non-default settings runs inside :func:`bindings_scope`, which applies them
@@ -154,8 +154,11 @@ def ids_constraint(ids: Sequence[str]) -> str:
 class CondorSettings:
     """How to reach and authenticate to the daemons, passed explicitly (never via ``os.environ``).
 
-    * ``config_file`` — an HTCondor configuration file to use instead of the host's
-      (``htcondor2.reload_config(config_file)`` for the call, the default configuration afterwards);
+    * ``config_file`` — an HTCondor configuration file whose settings apply on top of the host's for
+      the call (:func:`config_file_params`: its ``NAME = value`` assignments, macros left for HTCondor
+      to expand).  ``htcondor2.reload_config(path)`` is not used: with the 25.14 wheel it changes
+      nothing while ``CONDOR_CONFIG`` is set — and the bindings set it to ``/dev/null`` themselves
+      on a host without a configuration — so the file was silently ignored;
     * ``proxy_file`` — an X.509 (proxy) certificate to authenticate with by SSL
       (``AUTH_SSL_CLIENT_CERTFILE``/``AUTH_SSL_CLIENT_KEYFILE``, the original's ``X509_USER_PROXY``);
     * ``token_file`` — a file holding one IDTOKEN or SciToken, presented to collectors
@@ -224,17 +227,11 @@ def bindings_scope(settings: CondorSettings | None) -> Iterator[Any]:
         yield htcondor2
         return
     with _BINDINGS_LOCK:
-        if settings.config_file:
-            try:
-                htcondor2.reload_config(settings.config_file)
-            except Exception as exc:
-                htcondor2.reload_config()
-                raise CondorInvalidError(
-                    f"cannot load the HTCondor configuration {settings.config_file}: {exc}"
-                ) from exc
+        params = dict(config_file_params(settings.config_file)) if settings.config_file else {}
+        params.update(settings.overrides())
         saved: dict[str, str | None] = {}
         try:
-            for key, value in settings.overrides().items():
+            for key, value in params.items():
                 saved[key] = htcondor2.param.get(key)
                 htcondor2.param[key] = str(value)
             yield htcondor2
@@ -245,8 +242,45 @@ def bindings_scope(settings: CondorSettings | None) -> Iterator[Any]:
                         del htcondor2.param[key]
                 else:
                     htcondor2.param[key] = old
-            if settings.config_file:
-                htcondor2.reload_config()
+
+
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
+_UNSUPPORTED = re.compile(
+    r"^(include|use|if|elif|else|endif|error|warning)\b|^[A-Za-z_][A-Za-z0-9_.]*\s*@=", re.I
+)
+
+
+def config_file_params(path: str) -> list[tuple[str, str]]:
+    """The ``NAME = value`` assignments of an HTCondor configuration file, in order (a later one
+    wins), ``\\`` continuations joined, ``#`` comment lines skipped.  Directives this reader does not
+    carry out (``include``, ``use``, ``if``, ``@=`` blocks) are a :class:`CondorInvalidError` naming
+    the file and line: a configuration is applied whole or not at all."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CondorInvalidError(f"cannot read the HTCondor configuration {path}: {exc}") from exc
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(lines):
+        start = i
+        line = lines[i].strip()
+        while line.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            line = line[:-1] + " " + lines[i].strip()
+        i += 1
+        if not line or line.startswith("#"):
+            continue
+        if _UNSUPPORTED.match(line):
+            raise CondorInvalidError(
+                f"{path}:{start + 1}: {line.split()[0]!r} is not supported in a bridge/source config_file "
+                "(give plain NAME = value settings)"
+            )
+        match = _ASSIGNMENT.match(line)
+        if not match:
+            raise CondorInvalidError(f"{path}:{start + 1}: expected NAME = value, got {line[:80]!r}")
+        out.append((match.group(1), match.group(2).strip()))
+    return out
 
 
 T = TypeVar("T")
