@@ -10,6 +10,7 @@
 // prefixed htc_ (sources are shared by key across channels: the example channel owns jobs_manifests).
 local snapshots = 'package://hepde/data/htc/snapshots';
 local frontend = import 'htc_glideinwms.libsonnet';
+local budget = import 'budget_rules.libsonnet';
 local job_types = ['Production', 'Processing', 'Analysis', 'Merge'];
 local regions = ['T1_US', 'T2_US', 'T2_DE', 'T2_IT', 'T2_FR', 'T2_UK', 'T2_CH', 'T2_ES', 'T3_US', 'T2_BR', 'T2_IN', 'T2_KR', 'T2_CN'];
 local classes = [
@@ -81,6 +82,18 @@ local classes = [
       },
       schedule: 120,
     },
+    // AWS spend from Cost Explorer (ce.get_cost_and_usage); offline the bundled recorded response, in AWS
+    // drop response_file (the Lambda role needs ce:GetCostAndUsage)
+    htc_aws_spend: {
+      module: 'hepde.modules.cloud.aws.spend',
+      name: 'AWSCostExplorerSpend',
+      parameters: { response_file: 'package://hepde/data/cloud/cost_explorer_month.json' },
+      schedule: 3600,
+    },
+    htc_aws_fom_stub: {
+      module: 'decisionengine.framework.modules.EmptySource',
+      parameters: { data_product_name: 'AWS_Figure_Of_Merit' },
+    },
     htc_gce_fom_stub: {
       module: 'decisionengine.framework.modules.EmptySource',
       parameters: { data_product_name: 'GCE_Figure_Of_Merit' },
@@ -116,6 +129,7 @@ local classes = [
         accounting_group: 'cms',
         fe_config_group: 'cms_main',
         job_filter: 'ClusterId > 0',
+        entry_types: ['LCF', 'Grid', 'GCE', 'AWS'],
         frontend: frontend,
         // decision policies (docs/channels-htc.md); defaults shown where they matter
         policies: {
@@ -126,6 +140,11 @@ local classes = [
         },
       },
     },
+    // the budget guard: AWS requests stop when the month's spend reaches budget - reserve
+    budget_guard: budget.guard([
+      { provider: 'AWS', budget: 50000, reserve: 1000, spent: { product: 'AWS_Spend', column: 'Amount' }, burn_rate: null,
+        period_start: '2026-12-01T00:00:00Z' },
+    ]),
   },
   logicengines: {
     logicengine1: {
@@ -136,8 +155,8 @@ local classes = [
           publish_requests: '(glidein_request_summary["jobs"] > 0) or (glidein_request_summary["pilots_released"] > 0)',
           allow_grid: '(True)',
           allow_lcf: '(True)',
-          allow_gce: '(True)',
-          allow_aws: '(True)',
+          // AWS requests are gated by the budget guard's product (no GCE rule: GCE requests stay 0)
+          allow_aws: 'aws_budget_ok',
         },
         rules: {
           publish_glidein_requests: {
@@ -147,6 +166,7 @@ local classes = [
           },
           publish_grid_requests: { expression: '(allow_grid)', actions: [], facts: ['allow_grid_requests'] },
           publish_lcf_requests: { expression: '(allow_lcf)', actions: [], facts: ['allow_lcf_requests'] },
+          publish_aws_requests: { expression: '(allow_aws)', actions: [], facts: ['allow_aws_requests'] },
         },
       },
     },

@@ -24,7 +24,7 @@ from hepde.config.loader import load_channel
 from hepde.config.validate import instantiate
 from hepde.errors import ConfigError, DEError, HoldCycleError
 from hepde.logicengine.gating import FACTS_PRODUCT
-from hepde.modules.base import LogicEngineBase, Module, Publisher, Transform
+from hepde.modules.base import LogicEngineBase, Module, Publisher, Source, Transform
 from hepde.modules.context import MemoryQueue, MemoryRecords, ModuleContext
 from hepde.modules.glideinwms.publishers import GlideinWMSManifests
 from hepde.modules.glideinwms.transforms import GlideinRequestManifests
@@ -98,7 +98,7 @@ class ChannelDecider:
         instances, problems = instantiate(config)
         if problems:
             raise ConfigError(problems)
-        self.sources = [instances[k] for k in config.sources]
+        self.sources: list[Source] = [instances[k] for k in config.sources]  # type: ignore[misc]
         self.transforms: list[Transform] = [instances[k] for k in config.transforms]  # type: ignore[misc]
         self.engine: LogicEngineBase | None = (
             instances[config.logicengine.key] if config.logicengine is not None else None  # type: ignore[assignment]
@@ -111,6 +111,7 @@ class ChannelDecider:
             )
         self.source_products = sorted({n for s in self.sources for n in s.declared_produces()})
         self.services = _Services()
+        self._acquired: dict[str, Any] | None = None
         self.generation = 0
 
     def _bind(self, module: Module, now: float) -> None:
@@ -129,11 +130,27 @@ class ChannelDecider:
                 available |= set(t.declared_produces())
         return order
 
+    def _other_sources(self, provided: set[str]) -> dict[str, Any]:
+        """Sources whose products the pool does not simulate (spend, empty FOM stubs) run for real, once."""
+        if self._acquired is None:
+            self._acquired = {}
+            for src in self.sources:
+                if set(src.declared_produces()) <= provided:
+                    continue
+                try:
+                    self._acquired.update(src.acquire())
+                except Exception as exc:
+                    raise SimulationError(
+                        f"source {type(src).__name__} (not simulated) failed: {type(exc).__name__}: {exc}"
+                    ) from exc
+        return self._acquired
+
     def decide(self, products: dict[str, Any], now: float) -> Decision:
         self.generation += 1
         db: dict[str, Any] = {}
+        others = self._other_sources(set(products))
         for name in self.source_products:
-            db[name] = products.get(name, pd.DataFrame())
+            db[name] = products[name] if name in products else others.get(name, pd.DataFrame())
         try:
             for t in self._order(set(db)):
                 self._bind(t, now)
