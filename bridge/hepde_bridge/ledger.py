@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hepde.errors import DEError
 from hepde.actions import ActionResult
 
 ACTING, DONE, FAILED = "acting", "done", "failed"
@@ -78,8 +79,9 @@ class Entry:
         return self.state in FINAL
 
 
-class LedgerError(Exception):
-    """The ledger cannot be opened or written (disk full, permissions): the bridge must not act."""
+class LedgerError(DEError):
+    """The ledger cannot be opened, read or written (disk full, permissions, a corrupt file or row):
+    the bridge must not act; the CLI prints it as one line."""
 
 
 class Ledger:
@@ -119,8 +121,15 @@ class Ledger:
             except sqlite3.Error as exc:
                 raise LedgerError(f"ledger {self.path}: {exc}") from exc
 
+    def _entry(self, row: tuple[Any, ...]) -> Entry:
+        try:
+            return self._parse_entry(row)
+        except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise LedgerError(f"ledger {self.path}: corrupt entry {str(row[0])[:80]!r}: {first}") from exc
+
     @staticmethod
-    def _entry(row: tuple[Any, ...]) -> Entry:
+    def _parse_entry(row: tuple[Any, ...]) -> Entry:
         key, kind, dig, state, attempts, first, updated, err, result, reported, tried = row
         return Entry(
             key,
