@@ -232,9 +232,10 @@ class Executor:
 
     def submit(self, action: SubmitPilots, entry: Entry) -> ActionResult:
         schedd = self.schedds[action.schedd]
-        # check before act: jobs stamped with this key mean an earlier attempt succeeded.  The history
-        # is read only if an earlier attempt reached the submit call (it is slow on a big schedd).
-        found = self.find(schedd, action.key, history=entry.tried)
+        # check before act: jobs stamped with this key mean an earlier attempt (of this bridge or of
+        # another instance, or one whose ledger was lost) succeeded.  Queue AND history, always: the
+        # ledger saying "never tried" proves nothing when it was lost, and the pilots may have finished.
+        found = self.find(schedd, action.key, history=True)
         if found:
             return self.already(action, found, entry.attempts)
         if action.expired(self.clock()):

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hepde.errors import DEError
 from hepde.actions import ActionResult
+from hepde.errors import DEError
 
 ACTING, DONE, FAILED = "acting", "done", "failed"
 FINAL = (DONE, FAILED)

@@ -13,8 +13,8 @@ Exactly-once effect over at-least-once delivery — the order of durable steps f
    re-reported and the message deleted; the same key with different content is a key conflict
    (dead-lettered, the original's result untouched);
 3. ``ledger.begin`` (attempt + 1, committed) — an action past ``retry.max_attempts`` is given up;
-4. **check before act**: a submit first queries the schedd (and, if an earlier attempt reached the
-   schedd, its history) for jobs carrying the key; found → ``already_done``, nothing submitted;
+4. **check before act**: a submit first queries the schedd's queue and its history (always: the
+   ledger may have been lost) for jobs carrying the key; found → ``already_done``, nothing submitted;
 5. ``ledger.mark_tried`` (committed), then the one side-effecting call; the key is stamped on every
    job created (``+HepdeActionKey``), so step 4 finds them whatever happens next;
 6. ``ledger.finish`` (result, committed), report the result, ``ledger.mark_reported``, delete the

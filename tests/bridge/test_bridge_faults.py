@@ -14,7 +14,7 @@ import pytest
 from bridge_harness import Killed, advertise_action, submit_action
 
 from hepde.actions import SubmitPilots, idempotency_key
-from hepde.condor.adapter import RUNNING
+from hepde.condor.adapter import COMPLETED, RUNNING
 
 
 def report(name: str, counts: dict[str, int]) -> None:
@@ -338,3 +338,28 @@ def test_chaos_random_kills_duplicates_refusals_and_lost_replies(world):
     assert counts == {"lost": 0, "duplicated": 0}
     assert {r.key for r in world.results.results} == {a.key for a in actions}
     assert idempotency_key("direct", 1, "fermigrid") == actions[0].key
+
+
+def test_lost_ledger_and_pilots_finished_before_redelivery_never_resubmits(world):
+    # Given a bridge killed right after the schedd committed a submit (the message not yet deleted)
+    world.send(submit_action(1, count=3))
+    first = world.bridge()
+    kill_after(world.schedd, "submit")
+    with pytest.raises(Killed):
+        first.run_once()
+    first.ledger.close()
+    # and the ledger disk is lost, and the pilots ran and left the queue for the history
+    (world.tmp / "ledger.sqlite").unlink()
+    for extra in ("-wal", "-shm"):
+        (world.tmp / f"ledger.sqlite{extra}").unlink(missing_ok=True)
+    assert world.schedd.set_status("true", COMPLETED) == 3
+    assert world.schedd.query("true", ["ClusterId"]) == []
+    # When the message is delivered again to a restarted bridge with an empty ledger
+    world.visible_again()
+    restarted = world.bridge()
+    world.drain(restarted)
+    # Then nothing is submitted again: the history holds the key
+    counts = world.accounting()
+    report("lost ledger, pilots finished before redelivery", counts)
+    assert counts == {"lost": 0, "duplicated": 0}
+    assert world.results.by_key()[submit_action(1).key].status == "already_done"
