@@ -179,6 +179,13 @@ class BridgeConfig(_Model):
     schedds: dict[str, ScheddConfig] = Field(default_factory=dict)
     collectors: dict[str, CollectorConfig] = Field(default_factory=dict)
     snapshots: list[SnapshotConfig] = Field(default_factory=list)
+    #: which instance acts on an action when two bridges read one queue (ADR 0010): "local" (a lone
+    #: bridge) or "dynamodb" (a conditional write per key in the DataBlock table, shared by the pair)
+    claims: Literal["local", "dynamodb"] = "local"
+    #: how long a claim holds without its claimant finishing (then another instance may take over)
+    claim_seconds: float = Field(default=600.0, ge=30.0, le=43200.0)
+    #: this instance's name in claims (default host:pid:random)
+    instance: str = ""
     poll: PollConfig = Field(default_factory=PollConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
 

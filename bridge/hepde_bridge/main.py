@@ -108,6 +108,21 @@ def build_bridge(
             producer=f"de-bridge:{config.bridge}",
             clock=clock,
         )
+    if config.claims == "dynamodb" and "claims" not in kwargs:
+        import boto3
+
+        from hepde_bridge.claims import DynamoClaims
+
+        kwargs["claims"] = DynamoClaims(
+            boto3.client(
+                "dynamodb",
+                region_name=config.region or None,
+                endpoint_url=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+                or os.environ.get("AWS_ENDPOINT_URL"),
+            ),
+            config.table_name,
+            config.bridge,
+        )
     return Bridge(
         config,
         queue=queue(config.actions_queue_url, config.actions_queue),

@@ -12,6 +12,8 @@ Exactly-once effect over at-least-once delivery — the order of durable steps f
 2. ledger lookup by key: a finished action (``done``/``failed``) is a duplicate — its result is
    re-reported and the message deleted; the same key with different content is a key conflict
    (dead-lettered, the original's result untouched);
+2b. the action's **claim** (:mod:`hepde_bridge.claims`, ADR 0010): with two instances on one queue
+   only the claimant acts; a claim held by another leaves the message invisible, a ``done`` one deletes it;
 3. ``ledger.begin`` (attempt + 1, committed) — an action past ``retry.max_attempts`` is given up;
 4. **check before act**: a submit first queries the schedd's queue and its history (always: the
    ledger may have been lost) for jobs carrying the key; found → ``already_done``, nothing submitted;
@@ -31,9 +33,12 @@ never reached with the effect), ``unknown`` when a submit was tried and the daem
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -50,6 +55,7 @@ from hepde.actions import (
 from hepde.bridge_queue import Message, QueueNotFoundError, QueueUnavailableError, SqsQueue
 from hepde.condor.adapter import Collector, CondorError, Schedd
 from hepde.errors import DEError
+from hepde_bridge.claims import Claims, ClaimsUnavailableError, MemoryClaims
 from hepde_bridge.executor import Executor, HpcImpossibleError, ImpossibleActionError
 from hepde_bridge.health import Health, Metrics
 from hepde_bridge.ledger import Entry, Ledger, LedgerError, digest
@@ -102,6 +108,8 @@ class Bridge:
         housekeeping_every: float = 3600.0,
         cloudwatch: Any = None,
         cloudwatch_every: float = 60.0,
+        claims: Claims | None = None,
+        instance: str = "",
     ) -> None:
         self.config = config
         self.queue = queue
@@ -121,6 +129,16 @@ class Bridge:
         self.housekeeping_every = housekeeping_every
         self._last_housekeeping = 0.0
         self.name = config.bridge
+        #: which instance acts on an action (ADR 0010): shared claims (DynamoDB) for two bridges on
+        #: one queue; a lone bridge's own MemoryClaims otherwise
+        self.claims: Claims = claims if claims is not None else MemoryClaims()
+        self.instance = (
+            instance
+            or getattr(config, "instance", "")
+            or (f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+        )
+        self.claim_seconds = float(getattr(config, "claim_seconds", 600.0))
+        self._claimed: str | None = None
         self.cloudwatch_every = cloudwatch_every
         self._last_cloudwatch = self.clock()
         created: dict[str, float] = {}
@@ -233,6 +251,54 @@ class Bridge:
 
     def handle(self, message: Message) -> str:
         """Carry out one message; return what happened (for logs and tests)."""
+        self._claimed = None
+        outcome = self._handle(message)
+        key, self._claimed = self._claimed, None
+        if key is not None:
+            entry = self.ledger.get(key)
+            if entry is not None and entry.final:
+                try:
+                    self.claims.finish(
+                        key, self.instance, self.clock(), self.config.ledger_retention_days * 86400
+                    )
+                except ClaimsUnavailableError as exc:
+                    # the claim lapses after its lease; a taker's check before act covers it
+                    log.warning("cannot mark the claim of %s done: %s", key, exc)
+        return outcome
+
+    def _claim(self, message: Message, action: AnyAction) -> str | None:
+        """Take the action's claim; None when this instance may act, else what happened."""
+        now = self.clock()
+        try:
+            claim = self.claims.claim(action.key, self.instance, now, self.claim_seconds)
+        except ClaimsUnavailableError as exc:
+            self.metrics.inc("claim_errors")
+            log.warning("cannot claim %s now, retry later: %s", action.key, exc)
+            self._keep(message, int(self.poll_backoff.delay(2)) + 1)
+            return "claim_unavailable"
+        if claim.outcome == "mine":
+            self._claimed = action.key
+            return None
+        if claim.outcome == "done":
+            self.metrics.inc("duplicates_absorbed")
+            log.info("%s (%s) was carried out by %s: message deleted", action.key, action.kind, claim.owner)
+            try:
+                self.queue.delete(message)
+            except DEError:
+                pass  # a redelivery finds the claim done again
+            return "done_elsewhere"
+        self.metrics.inc("claimed_elsewhere")
+        log.info("%s (%s) is being carried out by %s: not acting", action.key, action.kind, claim.owner)
+        self._keep(message, int(min(max(1.0, claim.until - now), 900.0)) + 1)
+        return "claimed_elsewhere"
+
+    def _keep(self, message: Message, seconds: int) -> None:
+        try:
+            self.queue.change_visibility(message, seconds)
+        except DEError:
+            pass  # it reappears after the visibility timeout instead
+
+    def _handle(self, message: Message) -> str:
         now = self.clock()
         try:
             action = parse_action(message.body)
@@ -279,6 +345,9 @@ class Bridge:
                 )
             self.ledger.finish(action.key, action.kind, dig, result)
             return self.reporter.report_and_delete(message, result, "expired")
+        claimed = self._claim(message, action)  # step 2b: only one instance acts on a key
+        if claimed is not None:
+            return claimed
         entry = self.ledger.begin(action.key, action.kind, dig)
         if entry.attempts > self.config.retry.max_attempts:
             return self._give_up(message, action, dig, entry, entry.last_error or "too many attempts")

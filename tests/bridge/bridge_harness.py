@@ -151,14 +151,20 @@ class World:
             }
         )
 
-    def bridge(self, sqs_client: Any = None) -> Any:
-        """A (new) bridge process: same ledger file, same daemons — a restart."""
+    def bridge(self, sqs_client: Any = None, *, ledger: str = "", **kwargs: Any) -> Any:
+        """A (new) bridge process: same ledger file, same daemons — a restart.
+
+        ``ledger``: another ledger file (a second instance on another host); ``kwargs`` go to the
+        bridge (``claims``, ``instance``, ``clock``).
+        """
+        config = self.config.model_copy(update={"ledger": ledger}) if ledger else self.config
         b = build_bridge(
-            self.config,
+            config,
             sqs_client=sqs_client or self.sqs,
             schedds={"pilots": self.schedd},
             collectors={"factory": self.collector},
             rng=lambda: 0.0,
+            **kwargs,
         )
         b.results.append(self.results)
         receive = b.queue.receive
