@@ -141,3 +141,40 @@ def test_cli_bad_arguments_are_one_line(capsys):
     assert "unknown ['best']" in capsys.readouterr().err
     assert main(["simulate", "steady", "--plot", "out.txt"]) == 2
     assert "expected a .png" in capsys.readouterr().err
+
+
+def test_lifetime_aware_capacity_ignores_idle_pilots_about_to_end(tmp_path):
+    """Idle pilots with 30 minutes left cannot run 4-hour jobs: the original counts them as capacity and asks
+    for fewer pilots; the default policy (lifetime_aware) does not count them."""
+    from hepde_tools.simulate.pool import Pilot
+
+    scenario = tmp_path / "ending.toml"
+    scenario.write_text(
+        'description = "idle pilots near their end"\n'
+        '[[entries]]\nname = "CMSHTPC_T2_US_Nebraska_ce1"\nsite = "T2_US_Nebraska"\n'
+        '[[jobs]]\njob_type = "Merge"\nwalltime_hours = 4\ninitial = 40\n'
+    )
+    sc = load_scenario(str(scenario))
+    asked = {}
+    for policy in ("original", "default"):
+        pool = SimPool(sc, "hepcloud-de", "cred")
+        for i in range(20):
+            pool.pilots.append(
+                Pilot(
+                    pid=i,
+                    entry="CMSHTPC_T2_US_Nebraska_ce1",
+                    group="cms_main",
+                    submitted=0,
+                    state=IDLE,
+                    end_time=pool.now + 1800.0,
+                    idle_since=pool.now,
+                )
+            )
+        pool.negotiate()
+        assert pool.counts()[IDLE] == 20  # no job fits the remaining lifetime
+        decision = ChannelDecider(sc.channel, policy).decide(pool.products(set()), pool.now)
+        t = decision.table
+        row = t[t["IdleJobs"] > 0].iloc[0]
+        asked[policy] = (int(row["SlotsIdle"]), int(row["MinIdle"]))
+    assert asked["original"][0] == 20 and asked["default"][0] == 0
+    assert asked["default"][1] > asked["original"][1]

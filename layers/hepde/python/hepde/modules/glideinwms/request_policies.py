@@ -124,11 +124,18 @@ def site_admission(
         if attr in entries.columns
         else np.full(len(entries), "", dtype=object)
     )
-    admit = np.ones((len(uniques) + 1, len(entries)), dtype=bool)
-    for i, value in enumerate(uniques):
-        wanted = [s.strip() for s in str(value).split(",") if s.strip()]
-        if wanted:
-            admit[i + 1] = np.isin(sites, wanted)
+    # one row per distinct value: (value, site) pairs exploded once, then entries of each site set at once
+    admit = np.zeros((len(uniques) + 1, len(entries)), dtype=bool)
+    admit[0] = True
+    pairs = pd.Series(list(uniques), dtype=object).str.split(",").explode().str.strip()
+    empty = pd.Series(list(uniques), dtype=object).str.strip() == ""
+    admit[np.flatnonzero(empty.to_numpy(dtype=bool)) + 1] = True
+    pairs = pairs[pairs.notna() & (pairs != "")]
+    entry_rows = pd.Series(np.arange(len(entries)), index=pd.Index(sites, dtype=object))
+    joined = pd.DataFrame({"code": pairs.index.to_numpy() + 1, "site": pairs.to_numpy()}).merge(
+        entry_rows.rename("row").rename_axis("site").reset_index(), on="site"
+    )
+    admit[joined["code"].to_numpy(dtype=int), joined["row"].to_numpy(dtype=int)] = True
     return (codes + 1).astype(int), admit
 
 
