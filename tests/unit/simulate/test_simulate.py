@@ -178,3 +178,18 @@ def test_lifetime_aware_capacity_ignores_idle_pilots_about_to_end(tmp_path):
         asked[policy] = (int(row["SlotsIdle"]), int(row["MinIdle"]))
     assert asked["original"][0] == 20 and asked["default"][0] == 0
     assert asked["default"][1] > asked["original"][1]
+
+
+def test_an_expired_request_removes_nothing():
+    pool = _pool("demand_drop")
+    key = ("CMSHTPC_T2_US_Nebraska_ce1", "cms_main")
+    pool.publish({key: Request(20, 20, "NO", 0, 0)})
+    pool.factory_cycle()
+    pool.advance()
+    for job in pool.jobs:
+        job.status = 4
+    for p in pool.pilots:
+        p.state, p.job = IDLE, -1
+    pool.publish({key: Request(0, 15, "IDLE", 0, 1)})
+    pool.cycle = 10  # long after: the ad expired
+    assert pool.factory_cycle().removed == 0

@@ -142,8 +142,8 @@ class SimPool:
             entry = self.entries.get(entry_name)
             if entry is None:
                 continue
-            if self.cycle - req.cycle > life:
-                req = Request(0, 0, req.remove_excess, req.margin, req.cycle)
+            if self.cycle - req.cycle > life:  # the ad expired: no request, and no removal
+                req = Request(0, 0, "NO", 0, req.cycle)
             mine = by_key.get(key, [])
             queued = [p for p in mine if p.state == QUEUED]
             started = [p for p in mine if p.state in (IDLE, BUSY, LOST)]
