@@ -249,3 +249,20 @@ def test_mpi_export_and_import_rows_become_their_actions_and_name_their_jobs(aws
     by_kind = {r["kind"]: r for r in records.records.values()}
     assert by_kind["submit"]["job_ids"] == ["21.0"] and by_kind["export"]["job_ids"] == ["30.0", "30.1"]
     assert by_kind["import"]["export_key"] == "de-export-0000000001"
+
+
+def test_de_bridge_logs_to_the_current_stderr_not_a_closed_one(monkeypatch):
+    """main() once configured logging on the stderr of that moment; later records went to a closed stream."""
+    import io
+    import logging
+    import sys
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    assert bridge_main(["--log-level", "INFO"]) == 2  # no command: help, but logging is set up
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("de-bridge").info("after the first stderr was closed")
+    out = second.getvalue()
+    assert "Logging error" not in out and "after the first stderr was closed" in out
