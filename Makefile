@@ -12,9 +12,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,deploy]'
 	touch $(STAMP)
 
-demo: $(STAMP)   ## run the example channel end to end in the embedded local AWS
-	$(VENV)/bin/de validate channels/example.jsonnet
-	$(VENV)/bin/de run channels/example.jsonnet --cycles 2
+demo: $(STAMP)   ## the HTC pilot channel on the bundled sample, real state machine, embedded local AWS
+	$(VENV)/bin/de demo
 
 test: $(STAMP)   ## the whole test suite
 	$(PY) -m pytest -q

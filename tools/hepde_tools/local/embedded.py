@@ -47,7 +47,9 @@ def functions_dir() -> Path:
     env = os.environ.get("DE_FUNCTIONS_DIR")
     candidates = [Path(env)] if env else []
     # tools/hepde_tools/local/embedded.py -> the repository root is five levels up
-    candidates += [Path(__file__).resolve().parents[3] / "functions", Path.cwd() / "functions"]
+    candidates += [Path(__file__).resolve().parents[3] / "functions"]
+    # an installed wheel: the handlers travel as package data of hepde_tools.bundle
+    candidates += [Path(__file__).resolve().parents[1] / "bundle" / "functions", Path.cwd() / "functions"]
     for c in candidates:
         if (c / "cycle" / "app.py").is_file():
             return c

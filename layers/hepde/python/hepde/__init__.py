@@ -4,4 +4,4 @@ Everything with logic lives here; Lambda handlers (``functions/``), the ``de`` C
 bridge are thin wiring over it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
