@@ -236,8 +236,16 @@ class Frontend:
 
     @classmethod
     def from_value(cls, value: Any, where: str = "frontend") -> Frontend:
+        from hepde.modules.glideinwms.saved_frontend import description_from_saved, looks_saved
+
         if isinstance(value, str):
+            where = value
             value = load_description(value)
+        if looks_saved(value):  # the original's de_frontend_config (FrontendConfiguration.save())
+            try:
+                value = description_from_saved(value)
+            except DEError as exc:
+                raise FrontendConfigError(f"{where}: {exc}") from None
         try:
             return cls(FrontendDescription.model_validate(value))
         except ValidationError as exc:
@@ -323,6 +331,8 @@ def load_description(location: str) -> Any:
 
     try:
         text = read_bytes(location).decode()
+    except UnicodeDecodeError as exc:
+        raise FrontendConfigError(f"'{location}' is not text: {exc}") from None
     except DEError as exc:
         raise FrontendConfigError(f"cannot read the frontend description: {exc}") from exc
     if location.endswith((".jsonnet", ".libsonnet")):
@@ -335,5 +345,12 @@ def load_description(location: str) -> Any:
             raise FrontendConfigError(f"'{location}': {exc}") from exc
     try:
         return json.loads(text)
-    except ValueError as exc:
-        raise FrontendConfigError(f"'{location}' is not JSON: {exc}") from exc
+    except (ValueError, RecursionError):
+        pass
+    # the original's de_frontend_config: a Python-literal dict, parsed without evaluating code
+    from hepde.modules.glideinwms.saved_frontend import parse_literal
+
+    try:
+        return parse_literal(text, location)
+    except DEError as exc:
+        raise FrontendConfigError(str(exc)) from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from typing import Any, Literal
 
@@ -237,10 +238,17 @@ class GlideinRequestManifests(Transform):
         @model_validator(mode="after")
         def _frontend(self):
             if self.frontend is None and not self.de_frontend_config:
-                raise ValueError(
-                    "the frontend description is required: set 'frontend' "
-                    "(e.g. frontend: import 'glideinwms.libsonnet')"
-                )
+                from hepde.modules.glideinwms.saved_frontend import DEFAULT_LOCATION
+
+                if not os.path.isfile(DEFAULT_LOCATION):
+                    raise ValueError(
+                        "the frontend description is required: set 'frontend' "
+                        "(e.g. frontend: import 'glideinwms.libsonnet'), or 'de_frontend_config' (the file "
+                        f"the original's configure_gwms_frontend.py wrote; its default {DEFAULT_LOCATION} "
+                        "does not exist here)"
+                    )
+                # the original's default: the file configure_gwms_frontend.py wrote on this host
+                self.de_frontend_config = DEFAULT_LOCATION
             if isinstance(self.frontend, dict):
                 try:
                     Frontend.from_value(self.frontend)
