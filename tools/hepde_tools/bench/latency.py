@@ -19,8 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import _jsonnet
-
+from hepde.config.loader import evaluate_file
 from hepde.errors import DEError
 from hepde.runtime.triggers import DEBOUNCE_SECONDS
 
@@ -46,7 +45,7 @@ def _config(root: Path, bucket: str) -> dict[str, Any]:
     path = root / "channels" / f"{CHANNEL}.jsonnet"
     if not path.is_file():
         raise DEError(f"{path}: the HTC pilot channel file is missing")
-    config = json.loads(_jsonnet.evaluate_file(str(path)))
+    config = evaluate_file(path)
     for source in config["sources"].values():
         if "snapshot_location" in source.get("parameters", {}):
             source["parameters"]["snapshot_location"] = f"s3://{bucket}/snapshots"
