@@ -59,6 +59,7 @@ def test_htc_pilot_requests_glideins_holds_on_an_empty_queue_and_rides_out_an_ou
     second = store.get_record(ns, CYCLE, gen_id(2))
     assert "htc_jobs_manifests" in second["source_errors"]
     rows2 = store.get_record(ns, DECISION, gen_id(2))["publishers"]["glideclient_manifests"]["requested"]
+
     # the same requests (the policies' notes carry their own clocks: "since 2 s", "2/3 cycles")
     def asked(rs):
         return [(r["entry"], r["ReqIdleGlideins"], r["ReqMaxGlideins"]) for r in rs]
