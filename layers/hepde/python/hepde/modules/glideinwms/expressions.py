@@ -167,11 +167,29 @@ class _Vectorised:
 
         self.tree = ast.parse(_BACKTICK.sub(rename, text).strip(), mode="eval").body
 
-    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+    def __call__(self, frame: pd.DataFrame, memo: dict[str, np.ndarray] | None = None) -> np.ndarray:
         n = len(frame)
-        return _bool(self._eval(self.tree, frame, n), n)
+        self._memo = memo
+        try:
+            return _bool(self._eval(self.tree, frame, n), n)
+        finally:
+            self._memo = None
 
     def _eval(self, node: ast.AST, frame: pd.DataFrame, n: int) -> Any:
+        memo = getattr(self, "_memo", None)
+        if memo is not None and isinstance(node, ast.Compare | ast.BoolOp):
+            # a comparison's mask is the same in every query over the same frame (the buckets of a
+            # cycle repeat ``CMS_JobType == 'Production'``, ``GLIDEIN_CMSSite.str.startswith(...)``)
+            key = ast.dump(node) + repr(sorted(self.names.items()))
+            hit = memo.get(key)
+            if hit is None:
+                hit = _bool(self._eval_node(node, frame, n), n)
+                hit.flags.writeable = False
+                memo[key] = hit
+            return hit
+        return self._eval_node(node, frame, n)
+
+    def _eval_node(self, node: ast.AST, frame: pd.DataFrame, n: int) -> Any:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
@@ -233,12 +251,14 @@ def compiled(text: str) -> _Vectorised:
     return _Vectorised(text)
 
 
-def query_mask(frame: pd.DataFrame, text: str) -> np.ndarray:
+def query_mask(frame: pd.DataFrame, text: str, memo: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Boolean mask (by position) of the rows of ``frame`` matching ``text``; a missing value never matches.
 
     Same selection as ``frame.query(text)`` for the accepted grammar; a column that does not exist
-    raises ``pandas.errors.UndefinedVariableError`` as ``query`` does.
+    raises ``pandas.errors.UndefinedVariableError`` as ``query`` does.  ``memo`` (one dict per frame,
+    for as long as the frame is unchanged) keeps the mask of every comparison, so that queries sharing
+    sub-expressions evaluate them once.
     """
     if frame.empty:
         return np.zeros(len(frame), dtype=bool)
-    return compiled(text)(frame)
+    return compiled(text)(frame, memo)

@@ -209,6 +209,15 @@ class PreparedJobs:
     #: per running job: index into PreparedSlots.running_names, -1 unknown slot, -2 ambiguous
     slot_of_running: np.ndarray
     glidein_id: np.ndarray  # object: "token[-2]@token[-1]" of RemoteHost, None if not parsable
+    #: per job: code of the RunningOn of its slot (index into PreparedSlots.running_on_names), -1 none
+    running_on_code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: per job: code of glidein_id, -1 if None
+    glidein_code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: per job: code of its (cpus, memory, gpus) request in ``requirements``, -1 if cpus is missing
+    req_code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    requirements: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    #: masks of the job filters already evaluated this cycle (sub-expressions shared between buckets)
+    query_memo: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -231,7 +240,12 @@ class PreparedSlots:
     #: running-job lookup: Name of each running slot → RunningOn string and the slot's client name
     running_on: np.ndarray
     running_client: np.ndarray
+    #: per slot: code of its RunningOn string in ``running_on_names`` (-1: not running)
+    running_on_code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    running_on_names: dict[str, int] = field(default_factory=dict)
     _group_cache: dict[str, np.ndarray] = field(default_factory=dict)
+    #: per-code slot counts already computed this cycle, by (where, idle) key
+    _stats_cache: dict[Any, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def group_mask(self, client_name: str) -> np.ndarray:
         if client_name not in self._group_cache:
@@ -269,23 +283,40 @@ def prepare_slots(slots: pd.DataFrame, partitionable_min_memory_mb: float = 2500
     total_slot_cpus = _num(slots, "TotalSlotCpus")
     cores = np.where(partitionable, total_slot_cpus, cpus)
     nondynamic_cores = np.where(nondynamic, cores, 0.0)
-    parts = [_col(slots, a).astype(object) for a in ("GLIDEIN_Entry_Name", "GLIDEIN_Name", "GLIDEIN_FACTORY")]
-    missing = parts[0].isna() | parts[1].isna() | parts[2].isna()
-    keys = (parts[0].astype(str) + "@" + parts[1].astype(str) + "@" + parts[2].astype(str)).where(
-        ~missing, ""
-    )
-    codes_arr, uniq = pd.factorize(keys.to_numpy(dtype=object))
+    # entry key "entry@glidein@factory": the few distinct combinations are found by integer codes and
+    # only those are joined as strings (not one string per slot)
+    parts = [_col(slots, a) for a in ("GLIDEIN_Entry_Name", "GLIDEIN_Name", "GLIDEIN_FACTORY")]
+    missing = np.zeros(n, dtype=bool)
+    for part in parts:
+        missing |= part.isna().to_numpy(dtype=bool)
+    combo, uniq_parts = _combine_codes([p.to_numpy(dtype=object) for p in parts])
+    key_of_combo = ["@".join(str(v) for v in vals) for vals in uniq_parts]
+    keys = np.array(key_of_combo, dtype=object)[combo] if n else np.zeros(0, dtype=object)
+    codes_arr, uniq = pd.factorize(np.where(missing, "", keys)) if n else (np.zeros(0, dtype=int), [])
     entry_names = {str(k): i for i, k in enumerate(uniq) if k}
-    codes = np.where(missing.to_numpy(dtype=bool), -1, codes_arr)
+    codes = np.where(missing, -1, codes_arr)
     # RunningOn of a job = entry@glidein@factory@factory_pool of the running slot it runs on
-    re_, rg, rf = (
-        _col(slots, a).to_numpy(dtype=object)
-        for a in ("GLIDEIN_ENTRY_NAME", "GLIDEIN_Name", "GLIDEIN_Factory")
+    run_idx = np.flatnonzero(running)
+    schedd_code, schedd_uniq = pd.factorize(
+        _col(slots, "GLIDEIN_Schedd").to_numpy(dtype=object)[run_idx], use_na_sentinel=False
     )
-    schedd = _col(slots, "GLIDEIN_Schedd").to_numpy(dtype=object)
+    schedd_host = np.array([str(v).split("@")[-1].split(":")[0] for v in schedd_uniq] + [""], dtype=object)
+    ro_cols = [
+        _col(slots, a).to_numpy(dtype=object)[run_idx]
+        for a in ("GLIDEIN_ENTRY_NAME", "GLIDEIN_Name", "GLIDEIN_Factory")
+    ]
+    ro_cols.append(schedd_host[schedd_code])
+    ro_combo, ro_uniq = _combine_codes(ro_cols)
+    ro_strings = ["@".join(str(v) for v in vals) for vals in ro_uniq]
+    running_on_names: dict[str, int] = {}
+    ro_code_of_combo = np.array(
+        [running_on_names.setdefault(k, len(running_on_names)) for k in ro_strings], dtype=np.int64
+    )
+    running_on_code = np.full(n, -1, dtype=np.int64)
     running_on = np.full(n, None, dtype=object)
-    for i in np.flatnonzero(running):
-        running_on[i] = f"{re_[i]}@{rg[i]}@{rf[i]}@{str(schedd[i]).split('@')[-1].split(':')[0]}"
+    if len(run_idx):
+        running_on_code[run_idx] = ro_code_of_combo[ro_combo]
+        running_on[run_idx] = np.array(ro_strings, dtype=object)[ro_combo]
     return PreparedSlots(
         frame=slots,
         client=_col(slots, "GLIDECLIENT_NAME").to_numpy(dtype=object),
@@ -304,7 +335,28 @@ def prepare_slots(slots: pd.DataFrame, partitionable_min_memory_mb: float = 2500
         partitionable=partitionable,
         running_on=running_on,
         running_client=_col(slots, "GLIDECLIENT_NAME").to_numpy(dtype=object),
+        running_on_code=running_on_code,
+        running_on_names=running_on_names,
     )
+
+
+def _combine_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """Per row: the code of its combination of values in ``columns``; and the distinct combinations.
+
+    Each column is factorised (missing values kept as their own code) and the codes are combined
+    as one integer, so that the few distinct combinations can be formatted once each."""
+    if not columns or not len(columns[0]):
+        return np.zeros(0, dtype=np.int64), []
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    uniques = []
+    for col in columns:
+        c, u = pd.factorize(col, use_na_sentinel=False)
+        # re-coded after every column: the combined code stays below rows x distinct values
+        _, combined = np.unique(combined * (len(u) + 1) + c, return_inverse=True)
+        uniques.append((c, u))
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    tuples = [tuple(u[c[i]] for c, u in uniques) for i in first]
+    return inverse.reshape(-1), tuples
 
 
 def prepare_jobs(jobs: pd.DataFrame, slots: PreparedSlots) -> PreparedJobs:
@@ -340,14 +392,39 @@ def prepare_jobs(jobs: pd.DataFrame, slots: PreparedSlots) -> PreparedJobs:
             tokens = rh.split("@")
             if len(tokens) >= 2:
                 gid[i] = f"{tokens[-2]}@{tokens[-1]}"
+    # integer codes once per cycle, so that each bucket only counts (np.bincount / np.unique of ints)
+    running_on_code = np.full(len(jobs), -1, dtype=np.int64)
+    known_slot = slot_of >= 0
+    running_on_code[known_slot] = slots.running_on_code[slot_of[known_slot]]
+    glidein_code = np.full(len(jobs), -1, dtype=np.int64)
+    has_gid = np.array([v is not None for v in gid], dtype=bool) if len(jobs) else np.zeros(0, dtype=bool)
+    if has_gid.any():
+        glidein_code[has_gid] = pd.factorize(gid[has_gid])[0]
+    req_cpus = _num(jobs, "RequestCpus")
+    req_mem = np.nan_to_num(_num(jobs, "RequestMemory"), nan=0.0)
+    req_gpus = np.nan_to_num(_num(jobs, "RequestGPUs"), nan=0.0)
+    req_code = np.full(len(jobs), -1, dtype=np.int64)
+    has_cpus = ~np.isnan(req_cpus)
+    requirements = np.zeros((0, 3))
+    if has_cpus.any():
+        requirements, inverse = np.unique(
+            np.column_stack([req_cpus[has_cpus], req_mem[has_cpus], req_gpus[has_cpus]]),
+            axis=0,
+            return_inverse=True,
+        )
+        req_code[has_cpus] = inverse.reshape(-1)
     return PreparedJobs(
         frame=jobs,
         type_masks=masks,
-        req_cpus=_num(jobs, "RequestCpus"),
-        req_mem=np.nan_to_num(_num(jobs, "RequestMemory"), nan=0.0),
-        req_gpus=np.nan_to_num(_num(jobs, "RequestGPUs"), nan=0.0),
+        req_cpus=req_cpus,
+        req_mem=req_mem,
+        req_gpus=req_gpus,
         slot_of_running=slot_of,
         glidein_id=gid,
+        running_on_code=running_on_code,
+        glidein_code=glidein_code,
+        req_code=req_code,
+        requirements=requirements,
     )
 
 
@@ -371,10 +448,14 @@ def minimal_requirements(
     width = 3 if walltime is None else 4
     if not idle_jobs.any():
         return np.zeros((0, width))
-    columns = [jobs.req_cpus[idle_jobs], jobs.req_mem[idle_jobs], jobs.req_gpus[idle_jobs]]
-    if walltime is not None:
-        columns.append(walltime[idle_jobs])
-    req = np.unique(np.column_stack(columns), axis=0)
+    if walltime is None and len(jobs.req_code) == len(idle_jobs):  # distinct requests found once per cycle
+        present = np.bincount(jobs.req_code[idle_jobs], minlength=len(jobs.requirements)) > 0
+        req = jobs.requirements[present]
+    else:
+        columns = [jobs.req_cpus[idle_jobs], jobs.req_mem[idle_jobs], jobs.req_gpus[idle_jobs]]
+        if walltime is not None:
+            columns.append(walltime[idle_jobs])
+        req = np.unique(np.column_stack(columns), axis=0)
     if len(req) > 2000:
         return req
     le = (req[:, None, :] <= req[None, :, :]).all(axis=2)  # le[j, i]: requirement j is no bigger than i
@@ -553,9 +634,29 @@ class Bucket:
 
 
 def slot_stats(
-    slots: PreparedSlots, where: np.ndarray, idle: np.ndarray, codes: np.ndarray
+    slots: PreparedSlots,
+    where: np.ndarray,
+    idle: np.ndarray,
+    codes: np.ndarray,
+    cache_key: Any = None,
 ) -> dict[str, np.ndarray]:
-    """Per-entry slot counts (``count_glidein_slots``) for the entry codes ``codes`` (-1: none)."""
+    """Per-entry slot counts (``count_glidein_slots``) for the entry codes ``codes`` (-1: none).
+
+    ``cache_key`` names (``where``, ``idle``): the per-code counts are then computed once per cycle
+    for all buckets with the same key (the buckets of one group share their slots)."""
+    per_code = slots._stats_cache.get(cache_key) if cache_key is not None else None
+    if per_code is None:
+        per_code = _slot_counts(slots, where, idle)
+        if cache_key is not None:
+            slots._stats_cache[cache_key] = per_code
+    out = {}
+    for stat, arr in per_code.items():
+        vals = np.where(codes >= 0, arr[np.clip(codes, 0, None)], 0)
+        out[stat] = vals.astype(float) if stat.endswith("Cores") else vals.astype(int)
+    return out
+
+
+def _slot_counts(slots: PreparedSlots, where: np.ndarray, idle: np.ndarray) -> dict[str, np.ndarray]:
     size = max(len(slots.entry_names), 1)
     pos = np.flatnonzero(where & (slots.entry_code >= 0))
     ec = slots.entry_code[pos]
@@ -573,11 +674,7 @@ def slot_stats(
         "IdleCores": count(idle, np.nan_to_num(slots.cpus)),
         "RunningCores": count(slots.running & ~slots.partitionable, np.nan_to_num(slots.cpus)),
     }
-    out = {}
-    for stat, arr in per_code.items():
-        vals = np.where(codes >= 0, arr[np.clip(codes, 0, None)], 0)
-        out[stat] = vals.astype(float) if stat.endswith("Cores") else vals.astype(int)
-    return out
+    return per_code
 
 
 def compute_bucket(
@@ -598,7 +695,9 @@ def compute_bucket(
     ``lifetime``: (walltime per job, remaining lifetime per slot), seconds — lifetime-aware idle capacity."""
     g, knobs = group, group.knobs
     bucket = Bucket(group, matched_entries, fom, compat)
-    job_mask = query_mask(jobs.frame, job_filter) if len(jobs.frame) else np.zeros(0, dtype=bool)
+    job_mask = (
+        query_mask(jobs.frame, job_filter, jobs.query_memo) if len(jobs.frame) else np.zeros(0, dtype=bool)
+    )
 
     group_where = slots.group_mask(g.client_name)
     fe_where = slots.frontend_mask(g.frontend_name)
@@ -619,30 +718,48 @@ def compute_bucket(
         global_idle=int(idle_all.sum()),
     )
     codes = np.array([slots.entry_names.get(n, -1) for _, n in bucket.glideids], dtype=int)
-    stats = slot_stats(slots, group_where, idle_group, codes)
+    # the idle slots of a group are the same for every bucket with the same rule and queued requirements;
+    # with lifetime-aware capacity they are not cached
+    idle_key: tuple[Any, ...] | None = (
+        (
+            g.client_name,
+            knobs.usable_idle_slots,
+            knobs.partitionable_min_memory_mb,
+            knobs.usable_slot_min_memory_mb,
+            keep.shape,
+            keep.tobytes() if knobs.usable_idle_slots == "fits_queued_jobs" else b"",
+        )
+        if lifetime is None
+        else None
+    )
+    stats = slot_stats(slots, group_where, idle_group, codes, cache_key=idle_key)
 
     # jobs running here: RunningOn (entry@glidein@factory@pool of a running slot of this group)
     run = job_mask & jobs.type_masks["Running"]
     ridx = np.flatnonzero(run)
     real_jobs = np.zeros(len(bucket.glideids), dtype=int)
     real_glideins = np.zeros(len(bucket.glideids), dtype=int)
-    if len(ridx):
+    if len(ridx) and len(jobs.running_on_code) == len(job_mask):
         s = jobs.slot_of_running[ridx]
         ok = s >= 0
-        ok[ok] = slots.running_client[s[ok]] == g.client_name
+        ok[ok] = group_where[s[ok]]
         if ok.any():
-            ro = pd.Series(slots.running_on[s[ok]])
-            gid = pd.Series(jobs.glidein_id[ridx[ok]])
-            job_counts = ro.value_counts().to_dict()
-            known = gid.notna()
+            # per RunningOn code: running jobs, distinct glideins (+ jobs of unknown glidein)
+            n_ro = max(len(slots.running_on_names), 1)
+            ro = jobs.running_on_code[ridx[ok]]
+            gid = jobs.glidein_code[ridx[ok]]
+            job_counts = np.bincount(ro, minlength=n_ro)
+            known = gid >= 0
+            pairs = np.unique(ro[known] * (int(gid.max()) + 1) + gid[known]) if known.any() else ro[:0]
             distinct = (
-                pd.DataFrame({"ro": ro[known], "gid": gid[known]}).groupby("ro")["gid"].nunique().to_dict()
+                np.bincount(pairs // (int(gid.max()) + 1), minlength=n_ro) if len(pairs) else 0 * job_counts
             )
-            unknown = ro[~known].value_counts().to_dict()
+            unknown = np.bincount(ro[~known], minlength=n_ro)
             for i, (pool, name) in enumerate(bucket.glideids):
-                key = f"{name}@{pool.split(':')[0]}"
-                real_jobs[i] = int(job_counts.get(key, 0))
-                real_glideins[i] = int(distinct.get(key, 0)) + int(unknown.get(key, 0))
+                c = slots.running_on_names.get(f"{name}@{pool.split(':')[0]}", -1)
+                if c >= 0:
+                    real_jobs[i] = int(job_counts[c])
+                    real_glideins[i] = int(distinct[c]) + int(unknown[c])
 
     if sites is None:
         counts = {t: bucket.count_match(jobs.req_cpus[job_mask & jobs.type_masks[t]]) for t in JOB_TYPES}
@@ -654,6 +771,11 @@ def compute_bucket(
             counts[t] = bucket.count_match(jobs.req_cpus[sel], sites[0][sel], admit)
     idle = counts["Idle"]
     advertise = idle.present | (stats["Total"] > 0)
+    # first entry row of each glideid (row_key is dense 0..k-1 in order of first appearance)
+    first_row = np.zeros(len(bucket.glideids), dtype=np.int64)
+    if len(bucket.row_key):
+        uniq_keys, first_idx = np.unique(bucket.row_key, return_index=True)
+        first_row[uniq_keys] = first_idx
     rows = []
     monitors: dict[str, dict[str, Any]] = {}
     for i in np.flatnonzero(advertise).tolist():
@@ -671,7 +793,7 @@ def compute_bucket(
             limits["EntryCycleCap"] = f"was={min_idle}, cap={knobs.max_new_idle_per_entry}"
             min_idle = knobs.max_new_idle_per_entry
         max_run = compute_glidein_max_running(prop_mc_idle, real_glideins[i], s_idle, g.fraction_running)
-        row_pos = int(np.flatnonzero(bucket.row_key == i)[0])
+        row_pos = int(first_row[i])
         fom = bucket.entry_fom[row_pos]
         rows.append(
             {
@@ -706,8 +828,13 @@ def compute_bucket(
     if credential_ids and rows:
         adv_codes = np.array([codes[r["glideid"]] for r in rows], dtype=int)
         for cid in credential_ids:
-            where = group_where & (slots.cred == str(cid))
-            cs = slot_stats(slots, where, idle_group & where, adv_codes)
+            key = None if idle_key is None else (*idle_key, "cred", str(cid))
+            if key is not None and key in slots._stats_cache:
+                where = idle_cred = group_where  # not used: the counts of this key are cached
+            else:
+                where = group_where & (slots.cred == str(cid))
+                idle_cred = idle_group & where
+            cs = slot_stats(slots, where, idle_cred, adv_codes, cache_key=key)
             for j, r in enumerate(rows):
                 cred_slots.setdefault(r["glideid"], {})[cid] = {
                     f"Glideins{st}": (int(cs[st][j]) if float(cs[st][j]).is_integer() else float(cs[st][j]))

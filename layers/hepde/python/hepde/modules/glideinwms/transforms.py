@@ -412,10 +412,11 @@ class GlideinRequestManifests(Transform):
         gcg_ads: dict[str, dict[str, Any]] = {}
         tables = []
         seq = int(now)
+        entries_memo: dict[str, np.ndarray] = {}  # masks of the site sub-expressions, shared by buckets
         for cluster_no, row in enumerate([] if clusters is None else records(clusters)):
             group = self.frontend.group(str(row["Frontend_Group"]))
             site_expr = " or ".join(row["Site_Bucket_Criteria_Expr"])
-            matched = entries.loc[query_mask(entries, site_expr)]
+            matched = entries.loc[query_mask(entries, site_expr, entries_memo)]
             if group.group not in creds_by_group:
                 creds = [LoadedCredential(c) for c in group.credentials]
                 creds_by_group[group.group] = creds
